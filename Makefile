@@ -23,7 +23,8 @@ test: build
 	@cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS)
 
 bench: build
-	@bash bench/run_all.sh $(BUILD_DIR)
+	@bash bench/kernels.sh $(BUILD_DIR)
+	@bash bench/train_throughput $(BUILD_DIR)
 
 clean:
 	@rm -rf $(BUILD_DIR)

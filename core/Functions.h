@@ -31,7 +31,8 @@ Variable operator-(const Variable& a);
 
 // ---- Activations (functions/Activation.cpp)
 Variable relu(const Variable& a);
-/// max(x, alpha * x); Keras' LeakyReLU default alpha is 0.3, PyTorch's 0.01.
+/// x where x > 0, else alpha * x (= max(x, alpha * x) for alpha <= 1); Keras' LeakyReLU default alpha
+/// is 0.3, PyTorch's 0.01.
 Variable leakyRelu(const Variable& a, float alpha = 0.3f);
 Variable sigmoid(const Variable& a);
 Variable tanh(const Variable& a);
@@ -90,7 +91,7 @@ Variable avgPool2d(const Variable& x, Pool2dOptions options = {});
 /// Batch normalisation over axis 1: features of [N, F] or channels of [N, C, H, W].
 /// Training: normalises with the batch statistics (biased variance) and updates the running ones,
 /// running = momentum * running + (1 - momentum) * batch (Keras; the unbiased batch variance goes
-/// into runningVar, as Keras and PyTorch do). Inference: uses the running statistics.
+/// into runningVar, as PyTorch and TensorFlow's fused kernel do). Inference: uses the running statistics.
 struct BatchNormOptions {
   float momentum = 0.99f;
   float epsilon = 1e-3f;
@@ -115,5 +116,10 @@ Variable softmaxCrossEntropy(const Variable& logits, const Tensor& labels);
 Variable softmaxCrossEntropyOneHot(const Variable& logits, const Tensor& targets);
 /// Stable binary cross-entropy on logits: max(z,0) - z t + log(1 + exp(-|z|)).
 Variable binaryCrossEntropyWithLogits(const Variable& logits, const Tensor& targets);
+
+/// Throws std::runtime_error("<what>: NaN/Inf detected at element i of [shape] ...") naming the first
+/// non-finite element of `v` (any shape); returns silently when all values are finite. For optional
+/// NaN-loss detection in the training loop.
+void checkFinite(const Variable& v, const char* what);
 
 }  // namespace shrink

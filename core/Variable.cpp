@@ -106,7 +106,8 @@ void Variable::backward(const Tensor& gradOut) {
   addGrad(gradOut);
   for (auto it = order.rbegin(); it != order.rend(); ++it) {
     detail::Node* n = it->get();
-    if (n->grad.numel() > 0 && n->backward) n->backward(n->inputs, n->grad, n->value);
+    if (!n->backward) continue;  // a leaf root (backward() called on a parameter) keeps its gradient
+    if (n->grad.numel() > 0) n->backward(n->inputs, n->grad, n->value);
     // Release the graph behind this node: its inputs, closure and intermediate gradient.
     n->inputs.clear();
     n->backward = nullptr;

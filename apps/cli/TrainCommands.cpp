@@ -1,0 +1,187 @@
+// shrink train | evaluate | summary
+#include <chrono>
+#include <memory>
+
+#include <fmt/format.h>
+
+#include "apps/cli/Common.h"
+#include "apps/models/Models.h"
+#include "core/Threads.h"
+#include "layers/Sequential.h"
+#include "optim/Callbacks.h"
+#include "optim/Fit.h"
+#include "optim/ModelFile.h"
+#include "optim/optim.h"
+
+namespace shrink::cli {
+
+namespace {
+
+struct TrainArgs {
+  std::string model;
+  DataArgs data;
+  int epochs = 10;
+  int64_t batchSize = 32;
+  double lr = 1e-3;
+  std::string optimizer = "adam";
+  double momentum = 0.9;
+  double validationSplit = 0.0;
+  int earlyStopping = 0;
+  uint64_t seed = 42;
+  int threads = 0;
+  std::string out;
+  bool json = false;
+  bool checkFinite = false;
+};
+
+std::unique_ptr<Optimizer> makeOptimizer(const TrainArgs& a, const std::vector<Parameter*>& params) {
+  const float lr = static_cast<float>(a.lr);
+  if (a.optimizer == "adam") return std::make_unique<Adam>(params, AdamOptions{.lr = lr});
+  if (a.optimizer == "adamw") return std::make_unique<AdamW>(params, AdamWOptions{.lr = lr});
+  if (a.optimizer == "sgd") return std::make_unique<SGD>(params, SGDOptions{.lr = lr, .momentum = float(a.momentum)});
+  throw std::invalid_argument(fmt::format("unknown optimizer '{}' (adam, adamw, sgd)", a.optimizer));
+}
+
+/// Test-set figures of a model, as table rows and JSON.
+void testFigures(Module& model, const LoadedData& d, Table& rows, nlohmann::json& j) {
+  const Logs test = evaluate(model, d.objective, d.test, 1000);
+  j["test_loss"] = test.at("loss");
+  rows.emplace_back("test loss", fmt::format("{:.4f}", test.at("loss")));
+  if (d.objective.isClassification()) {
+    j["test_accuracy"] = test.at("accuracy");
+    rows.emplace_back("test accuracy", fmt::format("{:.2f}%", 100 * test.at("accuracy")));
+    rows.emplace_back("test error", fmt::format("{:.2f}%", 100 * (1 - test.at("accuracy"))));
+  } else {
+    j["test_mse"] = test.at("mse");
+    j["test_mae"] = test.at("mae");
+    rows.emplace_back("test MSE", fmt::format("{:.4f}", test.at("mse")));
+    rows.emplace_back("test MAE", fmt::format("{:.4f}", test.at("mae")));
+  }
+}
+
+void runTrain(const TrainArgs& a) {
+  if (a.threads > 0) setNumThreads(a.threads);
+  LoadedData d = loadData(a.data);
+  std::unique_ptr<Module> model = buildModel(a.model, a.seed);
+  std::unique_ptr<Optimizer> opt = makeOptimizer(a, model->trainableParameters());
+
+  std::vector<Callback*> callbacks;
+  EarlyStopping early({.monitor = "val_loss", .patience = a.earlyStopping, .restoreBestWeights = true});
+  if (a.earlyStopping > 0) {
+    if (a.validationSplit <= 0) throw std::invalid_argument("--early-stopping needs --validation-split > 0");
+    callbacks.push_back(&early);
+  }
+  FitOptions fo{.epochs = a.epochs, .batchSize = a.batchSize, .validationSplit = a.validationSplit, .seed = a.seed,
+                .verbose = a.json ? 0 : 1, .checkFinite = a.checkFinite};
+  const auto t0 = std::chrono::steady_clock::now();
+  History h = fit(*model, *opt, d.objective, d.train, fo, callbacks);
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const int64_t trained = static_cast<int64_t>(double(d.train.size()) * (1 - a.validationSplit)) * h.epochs();
+
+  Table rows{{"model", a.model}, {"dataset", d.description}, {"parameters", fmt::format("{}", model->parameterCount())},
+             {"epochs run", fmt::format("{}", h.epochs())}, {"train seconds", fmt::format("{:.1f}", seconds)},
+             {"samples/s", fmt::format("{:.0f}", double(trained) / seconds)}};
+  nlohmann::json j{{"model", a.model}, {"dataset", a.data.dataset}, {"parameters", model->parameterCount()},
+                   {"epochs_run", h.epochs()}, {"train_seconds", seconds},
+                   {"samples_per_second", double(trained) / seconds}};
+  if (h.has("loss")) j["history"] = h.values();
+  testFigures(*model, d, rows, j);
+  if (!a.out.empty()) {
+    SaveOptions so{.optimizer = opt.get()};
+    so.info = {{"model", a.model}, {"dataset", a.data.dataset}, {"epochs", h.epochs()},
+               {"input_shape", d.train.exampleShape().dims()}};
+    saveModel(*model, a.out, so);
+    rows.emplace_back("saved to", a.out);
+    j["out"] = a.out;
+  }
+  if (a.json) fmt::print("{}\n", j.dump());
+  else printTable("results", rows);
+}
+
+struct EvalArgs {
+  std::string file;
+  DataArgs data;
+  bool json = false;
+  int threads = 0;
+};
+
+void runEvaluate(const EvalArgs& a) {
+  if (a.threads > 0) setNumThreads(a.threads);
+  LoadedModel m = loadModel(a.file);
+  LoadedData d = loadData(a.data);
+  Table rows{{"model file", a.file}, {"dataset", d.description},
+             {"parameters", fmt::format("{}", m.model->parameterCount())}};
+  nlohmann::json j{{"file", a.file}, {"dataset", a.data.dataset}, {"parameters", m.model->parameterCount()}};
+  testFigures(*m.model, d, rows, j);
+  if (a.json) fmt::print("{}\n", j.dump());
+  else printTable("evaluation", rows);
+}
+
+void runSummary(const std::string& spec) {
+  std::unique_ptr<Module> model;
+  Shape input;
+  if (spec.size() > 7 && spec.find(".json") == std::string::npos && std::filesystem::exists(spec)) {
+    LoadedModel m = loadModel(spec);
+    model = std::move(m.model);
+    if (m.info.contains("input_shape")) input = Shape(m.info["input_shape"].get<std::vector<int64_t>>());
+  } else {
+    model = buildModel(spec, 42);
+    const auto presets = models::presetNames();
+    if (std::find(presets.begin(), presets.end(), spec) != presets.end()) input = models::inputShape(spec);
+  }
+  auto* seq = dynamic_cast<Sequential*>(model.get());
+  if (!seq || input.rank() == 0) {
+    fmt::print("{}: {} parameters ({} trainable)\n", model->typeName(), model->parameterCount(),
+               model->trainableParameterCount());
+    return;
+  }
+  std::vector<int64_t> dims{1};
+  dims.insert(dims.end(), input.dims().begin(), input.dims().end());
+  fmt::print("{}", seq->summary(Shape(dims)));
+}
+
+}  // namespace
+
+void registerTrainCommands(CLI::App& app) {
+  auto train = std::make_shared<TrainArgs>();
+  CLI::App* t = app.add_subcommand("train", "Train a model and report its test figures");
+  t->add_option("--model", train->model, "Preset (lenet300, lenet5, seed-cnn, mlp-deep, friedman-mlp) or a .json file")
+      ->required();
+  addDataOptions(*t, train->data);
+  t->add_option("--epochs", train->epochs, "Epochs")->check(CLI::NonNegativeNumber)->capture_default_str();
+  t->add_option("--batch-size", train->batchSize, "Batch size")->check(CLI::PositiveNumber)->capture_default_str();
+  t->add_option("--lr", train->lr, "Learning rate")->check(CLI::PositiveNumber)->capture_default_str();
+  t->add_option("--optimizer", train->optimizer, "adam | adamw | sgd")
+      ->check(CLI::IsMember({"adam", "adamw", "sgd"}))
+      ->capture_default_str();
+  t->add_option("--momentum", train->momentum, "SGD momentum")->check(CLI::Range(0.0, 1.0))->capture_default_str();
+  t->add_option("--validation-split", train->validationSplit, "Fraction of the training data held out for validation")
+      ->check(CLI::Range(0.0, 0.99))
+      ->capture_default_str();
+  t->add_option("--early-stopping", train->earlyStopping, "Stop after PATIENCE epochs without val_loss improvement")
+      ->check(CLI::NonNegativeNumber);
+  t->add_option("--seed", train->seed, "Seed of initialisation, shuffling, dropout and data")->capture_default_str();
+  t->add_option("--threads", train->threads, "Threads for BLAS and kernels (0: default)")->check(CLI::NonNegativeNumber);
+  t->add_option("--out", train->out, "Save the trained model to FILE");
+  t->add_flag("--json", train->json, "Print one JSON object instead of the table");
+  t->add_flag("--check-finite", train->checkFinite, "Stop with an error when the loss becomes NaN or infinite");
+  t->callback([train] {
+    train->data.seed = train->seed;
+    runTrain(*train);
+  });
+
+  auto eval = std::make_shared<EvalArgs>();
+  CLI::App* e = app.add_subcommand("evaluate", "Evaluate a saved model on a test set");
+  e->add_option("file", eval->file, "Model file")->required();
+  addDataOptions(*e, eval->data);
+  e->add_option("--threads", eval->threads, "Threads")->check(CLI::NonNegativeNumber);
+  e->add_flag("--json", eval->json, "Print one JSON object");
+  e->callback([eval] { runEvaluate(*eval); });
+
+  auto spec = std::make_shared<std::string>();
+  CLI::App* s = app.add_subcommand("summary", "Print a model's layers, output shapes and parameter counts");
+  s->add_option("model", *spec, "Model file, preset name or .json architecture")->required();
+  s->callback([spec] { runSummary(*spec); });
+}
+
+}  // namespace shrink::cli

@@ -1,0 +1,87 @@
+#include <algorithm>
+#include <limits>
+#include <vector>
+
+#include "core/Check.h"
+#include "core/Functions.h"
+#include "core/kernels/Pool.h"
+
+namespace shrink {
+
+namespace {
+
+// Output size and leading padding of one spatial axis, as in functions/Conv.cpp. Same: TensorFlow's rule,
+// out = ceil(in / stride), pad_total = max((out - 1) * stride + k - in, 0), the odd one at the end.
+void axisGeometry(Padding padding, int64_t in, int64_t k, int64_t stride, int64_t& out, int64_t& padBegin) {
+  if (padding == Padding::Valid) {
+    out = in >= k ? (in - k) / stride + 1 : 0;
+    padBegin = 0;
+  } else {
+    out = (in + stride - 1) / stride;
+    const int64_t total = std::max<int64_t>((out - 1) * stride + k - in, 0);
+    padBegin = total / 2;
+  }
+}
+
+kernels::Pool2dGeometry poolGeometry(const Variable& x, const Pool2dOptions& o, const char* op) {
+  SHRINK_CHECK(x.defined(), "{}: undefined input", op);
+  const Shape& s = x.shape();
+  SHRINK_CHECK(s.rank() == 4, "{}: expected a 4-D input [N, C, H, W], got {}", op, s.str());
+  SHRINK_CHECK(o.kernelH >= 1 && o.kernelW >= 1, "{}: kernel must be positive, got {}x{} (input {})", op,
+               o.kernelH, o.kernelW, s.str());
+  SHRINK_CHECK(o.strideH >= 0 && o.strideW >= 0,
+               "{}: strides must be positive (or 0 for the kernel size), got ({}, {}) (input {})", op, o.strideH,
+               o.strideW, s.str());
+  if (o.padding == Padding::Valid)
+    SHRINK_CHECK(s[2] >= o.kernelH && s[3] >= o.kernelW,
+                 "{}: input {} is smaller than the {}x{} kernel with 'valid' padding", op, s.str(), o.kernelH,
+                 o.kernelW);
+  SHRINK_CHECK(s[2] * s[3] <= std::numeric_limits<int32_t>::max(), "{}: input {} has too many pixels per plane",
+               op, s.str());
+
+  kernels::Pool2dGeometry g;
+  g.batch = s[0];
+  g.channels = s[1];
+  g.inH = s[2];
+  g.inW = s[3];
+  g.kernelH = o.kernelH;
+  g.kernelW = o.kernelW;
+  g.strideH = o.strideH == 0 ? o.kernelH : o.strideH;
+  g.strideW = o.strideW == 0 ? o.kernelW : o.strideW;
+  axisGeometry(o.padding, g.inH, g.kernelH, g.strideH, g.outH, g.padTop);
+  axisGeometry(o.padding, g.inW, g.kernelW, g.strideW, g.outW, g.padLeft);
+  SHRINK_CHECK(g.outH > 0 && g.outW > 0, "{}: input {} with a {}x{} kernel gives an empty output ({}x{})", op,
+               s.str(), o.kernelH, o.kernelW, g.outH, g.outW);
+  return g;
+}
+
+}  // namespace
+
+Variable maxPool2d(const Variable& x, Pool2dOptions options) {
+  const kernels::Pool2dGeometry g = poolGeometry(x, options, "maxPool2d");
+  Tensor out(Shape{g.batch, g.channels, g.outH, g.outW});
+  // The argmax is only needed when a graph will be recorded.
+  std::vector<int32_t> argmax;
+  if (isGradEnabled() && x.requiresGrad()) argmax.resize(static_cast<size_t>(g.outputSize()));
+  kernels::maxPool2dForward(g, x.value().span(), out.span(), argmax);
+  return Variable::fromOp(
+      std::move(out), {x},
+      [g, argmax = std::move(argmax)](std::vector<Variable>& in, const Tensor& gy, const Tensor&) {
+        if (in[0].requiresGrad()) kernels::maxPool2dBackward(g, gy.span(), argmax, in[0].gradBuffer().span());
+      },
+      "maxPool2d");
+}
+
+Variable avgPool2d(const Variable& x, Pool2dOptions options) {
+  const kernels::Pool2dGeometry g = poolGeometry(x, options, "avgPool2d");
+  Tensor out(Shape{g.batch, g.channels, g.outH, g.outW});
+  kernels::avgPool2dForward(g, x.value().span(), out.span());
+  return Variable::fromOp(
+      std::move(out), {x},
+      [g](std::vector<Variable>& in, const Tensor& gy, const Tensor&) {
+        if (in[0].requiresGrad()) kernels::avgPool2dBackward(g, gy.span(), in[0].gradBuffer().span());
+      },
+      "avgPool2d");
+}
+
+}  // namespace shrink
