@@ -1,27 +1,9 @@
-#include <algorithm>
-
 #include "core/Check.h"
 #include "core/Functions.h"
+#include "core/functions/Window.h"
 #include "core/kernels/Conv.h"
 
 namespace shrink {
-
-namespace {
-
-// Output size and leading padding of one spatial axis. Same: TensorFlow's rule, out = ceil(in / stride),
-// pad_total = max((out - 1) * stride + k - in, 0), the odd one at the end.
-void axisGeometry(Padding padding, int64_t in, int64_t k, int64_t stride, int64_t& out, int64_t& padBegin) {
-  if (padding == Padding::Valid) {
-    out = in >= k ? (in - k) / stride + 1 : 0;
-    padBegin = 0;
-  } else {
-    out = (in + stride - 1) / stride;
-    const int64_t total = std::max<int64_t>((out - 1) * stride + k - in, 0);
-    padBegin = total / 2;
-  }
-}
-
-}  // namespace
 
 Variable conv2d(const Variable& x, const Variable& weight, const Variable& bias, Conv2dOptions options) {
   SHRINK_CHECK(x.defined() && weight.defined(), "conv2d: undefined input or weight");
@@ -50,8 +32,8 @@ Variable conv2d(const Variable& x, const Variable& weight, const Variable& bias,
   g.kernelW = sw[3];
   g.strideH = options.strideH;
   g.strideW = options.strideW;
-  axisGeometry(options.padding, g.inH, g.kernelH, g.strideH, g.outH, g.padTop);
-  axisGeometry(options.padding, g.inW, g.kernelW, g.strideW, g.outW, g.padLeft);
+  detail::axisGeometry(options.padding, g.inH, g.kernelH, g.strideH, g.outH, g.padTop);
+  detail::axisGeometry(options.padding, g.inW, g.kernelW, g.strideW, g.outW, g.padLeft);
   SHRINK_CHECK(g.outH > 0 && g.outW > 0, "conv2d: input {} and weight {} give an empty output ({}x{})", sx.str(),
                sw.str(), g.outH, g.outW);
 

@@ -1,27 +1,14 @@
-#include <algorithm>
 #include <limits>
 #include <vector>
 
 #include "core/Check.h"
 #include "core/Functions.h"
+#include "core/functions/Window.h"
 #include "core/kernels/Pool.h"
 
 namespace shrink {
 
 namespace {
-
-// Output size and leading padding of one spatial axis, as in functions/Conv.cpp. Same: TensorFlow's rule,
-// out = ceil(in / stride), pad_total = max((out - 1) * stride + k - in, 0), the odd one at the end.
-void axisGeometry(Padding padding, int64_t in, int64_t k, int64_t stride, int64_t& out, int64_t& padBegin) {
-  if (padding == Padding::Valid) {
-    out = in >= k ? (in - k) / stride + 1 : 0;
-    padBegin = 0;
-  } else {
-    out = (in + stride - 1) / stride;
-    const int64_t total = std::max<int64_t>((out - 1) * stride + k - in, 0);
-    padBegin = total / 2;
-  }
-}
 
 kernels::Pool2dGeometry poolGeometry(const Variable& x, const Pool2dOptions& o, const char* op) {
   SHRINK_CHECK(x.defined(), "{}: undefined input", op);
@@ -48,8 +35,8 @@ kernels::Pool2dGeometry poolGeometry(const Variable& x, const Pool2dOptions& o, 
   g.kernelW = o.kernelW;
   g.strideH = o.strideH == 0 ? o.kernelH : o.strideH;
   g.strideW = o.strideW == 0 ? o.kernelW : o.strideW;
-  axisGeometry(o.padding, g.inH, g.kernelH, g.strideH, g.outH, g.padTop);
-  axisGeometry(o.padding, g.inW, g.kernelW, g.strideW, g.outW, g.padLeft);
+  detail::axisGeometry(o.padding, g.inH, g.kernelH, g.strideH, g.outH, g.padTop);
+  detail::axisGeometry(o.padding, g.inW, g.kernelW, g.strideW, g.outW, g.padLeft);
   SHRINK_CHECK(g.outH > 0 && g.outW > 0, "{}: input {} with a {}x{} kernel gives an empty output ({}x{})", op,
                s.str(), o.kernelH, o.kernelW, g.outH, g.outW);
   return g;

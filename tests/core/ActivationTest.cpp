@@ -11,22 +11,9 @@ namespace shrink {
 namespace {
 
 using test::allClose;
+using test::awayFromZero;
 using test::gradCheck;
-
-// Values ((i * mul + add) % mod - mod / 2) / 8, as (((np.arange(n) * mul + add) % mod) - mod // 2) / 8.0.
-Tensor pattern(Shape shape, int64_t mul, int64_t add, int64_t mod) {
-  Tensor t(std::move(shape));
-  for (int64_t i = 0; i < t.numel(); ++i) t[i] = static_cast<float>((i * mul + add) % mod - mod / 2) / 8.0f;
-  return t;
-}
-
-// Magnitudes in [0.1, 2] with random signs: at least 10 eps away from the kink at 0.
-Tensor awayFromZero(Shape shape, uint64_t seed) {
-  Generator gen(seed);
-  Tensor t = gen.uniformTensor(std::move(shape), 0.1f, 2.0f);
-  for (float& v : t) v = gen.uniform01() < 0.5 ? -v : v;
-  return t;
-}
+using test::pattern;
 
 const Tensor kPoints = Tensor::fromVector({-3.0f, -0.5f, 0.25f, 2.0f, -100.0f, 100.0f});
 
@@ -74,7 +61,8 @@ TEST(ActivationTest, StableForHugeInputs) {
 }
 
 TEST(ActivationTest, ReluFamilyGradients) {
-  const Tensor x = awayFromZero({4, 5}, 1);
+  // Magnitudes in [0.1, 2]: at least 10 eps away from the kink at 0.
+  const Tensor x = awayFromZero({4, 5}, 1, 0.1f, 2.0f);
   EXPECT_TRUE(gradCheck([](std::vector<Variable>& in) { return relu(in[0]); }, {x}));
   EXPECT_TRUE(gradCheck([](std::vector<Variable>& in) { return leakyRelu(in[0]); }, {x}));
   EXPECT_TRUE(gradCheck([](std::vector<Variable>& in) { return leakyRelu(in[0], 0.01f); }, {x}));

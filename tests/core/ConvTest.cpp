@@ -15,24 +15,8 @@ namespace {
 
 using test::allClose;
 using test::gradCheck;
-
-// Values ((i * mul + add) % mod - mod / 2) / 8: exact in float, reproduced in the PyTorch script as
-// (((np.arange(n) * mul + add) % mod) - mod // 2) / 8.0.
-Tensor pattern(Shape shape, int64_t mul, int64_t add, int64_t mod) {
-  Tensor t(std::move(shape));
-  for (int64_t i = 0; i < t.numel(); ++i) t[i] = static_cast<float>((i * mul + add) % mod - mod / 2) / 8.0f;
-  return t;
-}
-
-template <class F>
-std::string messageOf(F&& f) {
-  try {
-    f();
-  } catch (const std::invalid_argument& e) {
-    return e.what();
-  }
-  return "<no std::invalid_argument thrown>";
-}
+using test::messageOf;
+using test::pattern;
 
 // Direct convolution in double with explicit leading padding (trailing padding implied by oh, ow):
 // forward, and the gradients for a given dy. The reference the kernels are compared with.

@@ -6,44 +6,16 @@
 #include "GradCheck.h"
 #include "TestUtils.h"
 #include "core/Functions.h"
-#include "core/Random.h"
 
 namespace shrink {
 namespace {
 
 using test::allClose;
+using test::awayFromZero;
 using test::gradCheck;
-
-// Values ((i * mul + add) % mod - mod / 2) / 8: exact in float, reproduced in the PyTorch script as
-// (((np.arange(n) * mul + add) % mod) - mod // 2) / 8.0.
-Tensor pattern(Shape shape, int64_t mul, int64_t add, int64_t mod) {
-  Tensor t(std::move(shape));
-  for (int64_t i = 0; i < t.numel(); ++i) t[i] = static_cast<float>((i * mul + add) % mod - mod / 2) / 8.0f;
-  return t;
-}
-
-Tensor uniform(Shape shape, uint64_t seed, float lo = -1.0f, float hi = 1.0f) {
-  Generator gen(seed);
-  return gen.uniformTensor(std::move(shape), lo, hi);
-}
-
-// Uniform magnitudes in [lo, hi] with random signs: keeps values away from 0 (divisors, kinks).
-Tensor awayFromZero(Shape shape, uint64_t seed, float lo = 0.5f, float hi = 2.0f) {
-  Generator gen(seed);
-  Tensor t = gen.uniformTensor(std::move(shape), lo, hi);
-  for (float& v : t) v = gen.uniform01() < 0.5 ? -v : v;
-  return t;
-}
-
-template <class F>
-std::string messageOf(F&& f) {
-  try {
-    f();
-  } catch (const std::invalid_argument& e) {
-    return e.what();
-  }
-  return "<no std::invalid_argument thrown>";
-}
+using test::messageOf;
+using test::pattern;
+using test::uniform;
 
 using Binary = Variable (*)(const Variable&, const Variable&);
 struct NamedBinary {

@@ -14,23 +14,8 @@ namespace {
 
 using test::allClose;
 using test::gradCheck;
-
-// Values ((i * mul + add) % mod - mod / 2) / 8, as (((np.arange(n) * mul + add) % mod) - mod // 2) / 8.0.
-Tensor pattern(Shape shape, int64_t mul, int64_t add, int64_t mod) {
-  Tensor t(std::move(shape));
-  for (int64_t i = 0; i < t.numel(); ++i) t[i] = static_cast<float>((i * mul + add) % mod - mod / 2) / 8.0f;
-  return t;
-}
-
-template <class F>
-std::string messageOf(F&& f) {
-  try {
-    f();
-  } catch (const std::invalid_argument& e) {
-    return e.what();
-  }
-  return "<no std::invalid_argument thrown>";
-}
+using test::messageOf;
+using test::pattern;
 
 // The regression fixture of the PyTorch script: p = pattern([2,3], 5, 1, 11), t = pattern([2,3], 3, 2, 7) * 1.5,
 // so p - t = [-0.3125, -0.25, -0.25, -0.1875, 1.1875, -0.125].

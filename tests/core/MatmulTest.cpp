@@ -13,14 +13,8 @@ namespace {
 
 using test::allClose;
 using test::gradCheck;
-
-// Values ((i * mul + add) % mod - mod / 2) / 8: exact in float, reproduced in the PyTorch script as
-// (((np.arange(n) * mul + add) % mod) - mod // 2) / 8.0.
-Tensor pattern(Shape shape, int64_t mul, int64_t add, int64_t mod) {
-  Tensor t(std::move(shape));
-  for (int64_t i = 0; i < t.numel(); ++i) t[i] = static_cast<float>((i * mul + add) % mod - mod / 2) / 8.0f;
-  return t;
-}
+using test::messageOf;
+using test::pattern;
 
 // C = A B in double, the plain triple loop.
 Tensor naiveMatmul(const Tensor& a, const Tensor& b) {
@@ -40,16 +34,6 @@ Tensor transposed(const Tensor& a) {
   for (int64_t i = 0; i < a.dim(0); ++i)
     for (int64_t j = 0; j < a.dim(1); ++j) t[j * a.dim(0) + i] = a[i * a.dim(1) + j];
   return t;
-}
-
-template <class F>
-std::string messageOf(F&& f) {
-  try {
-    f();
-  } catch (const std::invalid_argument& e) {
-    return e.what();
-  }
-  return "<no std::invalid_argument thrown>";
 }
 
 TEST(MatmulTest, ForwardMatchesPyTorch) {

@@ -15,16 +15,7 @@ namespace {
 
 using test::allClose;
 using test::gradCheck;
-
-template <class F>
-std::string messageOf(F&& f) {
-  try {
-    f();
-  } catch (const std::invalid_argument& e) {
-    return e.what();
-  }
-  return "<no std::invalid_argument thrown>";
-}
+using test::messageOf;
 
 // Hand-worked batch: feature 0 holds {1, 2, 3, 6} (mean 3, squared deviations 4 + 1 + 0 + 9 = 14,
 // biased variance 3.5, unbiased 14/3); feature 1 holds {4, 11, 15, 10} (mean 10, deviations

@@ -15,16 +15,7 @@ namespace {
 
 using test::allClose;
 using test::gradCheck;
-
-template <class F>
-std::string messageOf(F&& f) {
-  try {
-    f();
-  } catch (const std::invalid_argument& e) {
-    return e.what();
-  }
-  return "<no std::invalid_argument thrown>";
-}
+using test::messageOf;
 
 /// Values 0.05 apart in a seeded random order: no max-pool window holds a tie, and a +-1e-2 probe
 /// never changes which cell wins.

@@ -5,34 +5,20 @@
 #include "GradCheck.h"
 #include "TestUtils.h"
 #include "core/Functions.h"
-#include "core/Random.h"
 
 namespace shrink {
 namespace {
 
 using test::allClose;
 using test::gradCheck;
+using test::messageOf;
+using test::uniform;
 
 // 0, 1, 2, ... in row-major order: sums over any axis are easy to write by hand.
 Tensor iota(Shape shape) {
   Tensor t(std::move(shape));
   for (int64_t i = 0; i < t.numel(); ++i) t[i] = static_cast<float>(i);
   return t;
-}
-
-Tensor uniform(Shape shape, uint64_t seed) {
-  Generator gen(seed);
-  return gen.uniformTensor(std::move(shape), -1.0f, 1.0f);
-}
-
-template <class F>
-std::string messageOf(F&& f) {
-  try {
-    f();
-  } catch (const std::invalid_argument& e) {
-    return e.what();
-  }
-  return "<no std::invalid_argument thrown>";
 }
 
 TEST(ReduceShapeTest, SumAndMeanOfAllAreScalars) {

@@ -2,13 +2,14 @@
 
 #include <cmath>
 #include <functional>
-#include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <gtest/gtest.h>
 
 #include "GradCheck.h"
+#include "TestUtils.h"
 #include "core/Module.h"
 #include "core/Tensor.h"
 
@@ -16,6 +17,7 @@ namespace shrink::test {
 
 /// pattern(shape, a, b)[i] = float(sin(a * i + b)) over the row-major index i. The reference
 /// scripts build the same tensors with numpy: np.sin(a * np.arange(n) + b).astype(np.float32).
+/// (The four-argument pattern(shape, mul, add, mod) of TestUtils.h is the core tests' integer one.)
 inline Tensor pattern(const Shape& shape, double a, double b) {
   Tensor t(shape);
   for (int64_t i = 0; i < t.numel(); ++i) t[i] = static_cast<float>(std::sin(a * double(i) + b));
@@ -48,15 +50,10 @@ inline ::testing::AssertionResult gradCheckLayer(Module& layer, const Tensor& in
   return result;
 }
 
-/// Runs `fn` and returns the message of the std::invalid_argument it throws ("" if none).
+/// The layer tests' name for messageOf (TestUtils.h).
 template <class Fn>
 std::string invalidArgumentMessage(Fn&& fn) {
-  try {
-    fn();
-  } catch (const std::invalid_argument& e) {
-    return e.what();
-  }
-  return "";
+  return messageOf(std::forward<Fn>(fn));
 }
 
 }  // namespace shrink::test
