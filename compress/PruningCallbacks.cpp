@@ -1,0 +1,140 @@
+#include "compress/PruningCallbacks.h"
+
+#include <filesystem>
+
+#include "compress/EventWriter.h"
+#include "compress/ScalarLog.h"
+#include "core/Check.h"
+
+namespace shrink {
+
+std::vector<std::pair<std::string, PruneLowMagnitude*>> pruneWrappers(Module& model) {
+  std::vector<std::pair<std::string, PruneLowMagnitude*>> out;
+  if (auto* w = dynamic_cast<PruneLowMagnitude*>(&model)) out.emplace_back("", w);
+  for (auto& [name, m] : model.namedModules())
+    if (auto* w = dynamic_cast<PruneLowMagnitude*>(m)) out.emplace_back(name, w);
+  return out;
+}
+
+namespace {
+
+/// Masks of every Global-scope wrapper from one threshold over all their weights.
+void updateGlobalMasks(const std::vector<PruneLowMagnitude*>& wrappers, double sparsity) {
+  std::vector<const Tensor*> weights;
+  for (PruneLowMagnitude* w : wrappers)
+    for (const PrunedWeight& p : w->prunedWeights()) weights.push_back(&p.parameter->leaf().value());
+  std::vector<MaskResult> masks = globalMagnitudeMasks(weights, sparsity);
+  size_t k = 0;
+  for (PruneLowMagnitude* w : wrappers)
+    for (size_t i = 0; i < w->prunedWeights().size(); ++i, ++k) w->setMask(i, std::move(masks[k].mask), masks[k].threshold);
+}
+
+}  // namespace
+
+void UpdatePruningStep::start(Module& model) {
+  const auto wrappers = pruneWrappers(model);
+  const PruneLowMagnitude* firstGlobal = nullptr;
+  for (const auto& [name, w] : wrappers) {
+    if (w->step() < 0) w->setStep(0);
+    if (w->options().scope != PruneScope::Global) continue;
+    if (firstGlobal == nullptr) {
+      firstGlobal = w;
+      continue;
+    }
+    SHRINK_CHECK(pruningScheduleToJson(*w->options().schedule) == pruningScheduleToJson(*firstGlobal->options().schedule)
+                     && w->step() == firstGlobal->step(),
+                 "UpdatePruningStep: global-scope wrappers must share one schedule and step; '{}' differs", name);
+  }
+}
+
+void UpdatePruningStep::advance(Module& model) {
+  NoGradGuard noGrad;
+  std::vector<PruneLowMagnitude*> global;
+  for (const auto& [name, w] : pruneWrappers(model)) {
+    SHRINK_CHECK(w->step() >= 0, "UpdatePruningStep: wrapper '{}' has step -1; call start() first", name);
+    w->setStep(w->step() + 1);
+    if (w->options().scope == PruneScope::Global) {
+      global.push_back(w);
+      continue;
+    }
+    // The leaves are already masked (finishStep); only a new mask needs applying.
+    if (w->options().nOfMN != 0) {
+      if (w->step() != 1) continue;
+      w->updateMasks(0.0);
+    } else if (const PruneDecision d = w->options().schedule->at(w->step()); d.update) {
+      w->updateMasks(d.sparsity);
+    } else {
+      continue;
+    }
+    w->applyMasks();
+  }
+  if (global.empty()) return;
+  const PruneDecision d = global.front()->options().schedule->at(global.front()->step());
+  if (!d.update) return;
+  updateGlobalMasks(global, d.sparsity);
+  for (PruneLowMagnitude* w : global) w->applyMasks();
+}
+
+void UpdatePruningStep::finishStep(Module& model) {
+  for (const auto& entry : pruneWrappers(model)) entry.second->applyMasks();
+}
+
+void UpdatePruningStep::onTrainBegin(TrainContext& context) { start(context.model); }
+void UpdatePruningStep::onBatchBegin(TrainContext& context) { advance(context.model); }
+void UpdatePruningStep::onBatchEnd(TrainContext& context) { finishStep(context.model); }
+void UpdatePruningStep::onEpochEnd(TrainContext& context) { finishStep(context.model); }
+
+PruningSummaries::PruningSummaries(const std::string& logDir) {
+  std::error_code ec;
+  std::filesystem::create_directories(logDir, ec);
+  if (ec || !std::filesystem::is_directory(logDir))
+    throw std::runtime_error(fmt::format("PruningSummaries: cannot create the log directory '{}': {}", logDir,
+                                         ec ? ec.message() : "not a directory"));
+  loggers_.push_back(std::make_unique<EventWriter>((std::filesystem::path(logDir) / "metrics").string()));
+  loggers_.push_back(std::make_unique<ScalarCsvLog>((std::filesystem::path(logDir) / "pruning.csv").string()));
+}
+
+PruningSummaries::~PruningSummaries() = default;
+
+void PruningSummaries::log(const std::string& layer, const PruneLowMagnitude& wrapper) {
+  NoGradGuard noGrad;
+  for (const PrunedWeight& p : wrapper.prunedWeights()) {
+    const Tensor value = p.parameter->value().value();
+    int64_t zeros = 0;
+    for (float x : value) zeros += x == 0.0f ? 1 : 0;
+    const double sparsity = static_cast<double>(zeros) / static_cast<double>(value.numel());
+    const std::string tag = fmt::format("{}/{}", layer.empty() ? "model" : layer, p.name);
+    for (auto& logger : loggers_) {
+      logger->addScalar(tag + "/sparsity", sparsity, wrapper.step());
+      logger->addScalar(tag + "/threshold", (*p.threshold)[0], wrapper.step());
+    }
+  }
+}
+
+void PruningSummaries::onTrainBegin(TrainContext& context) {
+  wrappers_ = pruneWrappers(context.model);
+  seenVersions_.clear();
+  for (const auto& [name, w] : wrappers_) {
+    seenVersions_.push_back(w->maskVersion());
+    log(name, *w);
+  }
+  for (auto& logger : loggers_) logger->flush();
+}
+
+void PruningSummaries::onBatchEnd(TrainContext&) {
+  bool wrote = false;
+  for (size_t i = 0; i < wrappers_.size(); ++i) {
+    if (wrappers_[i].second->maskVersion() == seenVersions_[i]) continue;
+    seenVersions_[i] = wrappers_[i].second->maskVersion();
+    log(wrappers_[i].first, *wrappers_[i].second);
+    wrote = true;
+  }
+  if (wrote)
+    for (auto& logger : loggers_) logger->flush();
+}
+
+void PruningSummaries::onTrainEnd(TrainContext&) {
+  for (auto& logger : loggers_) logger->flush();
+}
+
+}  // namespace shrink

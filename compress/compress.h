@@ -1,0 +1,13 @@
+#pragma once
+
+// Everything of the compression library: schedules, masks, the pruning wrapper and its callbacks,
+// strip, cost reports and scalar logs.
+#include "compress/EventWriter.h"
+#include "compress/Masks.h"
+#include "compress/Prune.h"
+#include "compress/PruneLowMagnitude.h"
+#include "compress/PruningCallbacks.h"
+#include "compress/Report.h"
+#include "compress/ScalarLog.h"
+#include "compress/Schedule.h"
+#include "compress/Strip.h"

@@ -1,0 +1,260 @@
+// The pruning wrapper, UpdatePruningStep, strip and model-level wrapping, on small models trained
+// for a few hundred steps at most.
+#include <filesystem>
+#include <memory>
+
+#include <gtest/gtest.h>
+
+#include "compress/compress.h"
+#include "core/Threads.h"
+#include "datasets/datasets.h"
+#include "layers/layers.h"
+#include "optim/optim.h"
+#include "tests/TestUtils.h"
+
+namespace shrink {
+namespace {
+
+namespace fs = std::filesystem;
+using test::messageOf;
+
+std::unique_ptr<Sequential> mlp() {
+  auto m = std::make_unique<Sequential>();
+  m->add<Dense>({.in = 10, .out = 32, .activation = Activation::ReLU, .seed = 1});
+  m->add<Dense>({.in = 32, .out = 16, .activation = Activation::ReLU, .seed = 2});
+  m->add<Dense>({.in = 16, .out = 1, .seed = 3});
+  return m;
+}
+
+PruneOptions constant(double s, int64_t begin, int64_t frequency) {
+  return {.schedule = std::make_shared<ConstantSparsity>(
+              ConstantSparsity::Options{.sparsity = s, .beginStep = begin, .frequency = frequency})};
+}
+
+PruneOptions polynomial(double s0, double s1, int64_t begin, int64_t end, int64_t frequency) {
+  return {.schedule = std::make_shared<PolynomialDecay>(PolynomialDecay::Options{
+              .initialSparsity = s0, .finalSparsity = s1, .beginStep = begin, .endStep = end, .frequency = frequency})};
+}
+
+int64_t zeros(const Tensor& t) {
+  int64_t n = 0;
+  for (float v : t) n += v == 0.0f ? 1 : 0;
+  return n;
+}
+
+TEST(PruneLowMagnitudeTest, FirstBatchIsStepOneAndUpdatesFollowTheSchedule) {
+  auto model = mlp();
+  auto& w = pruneLowMagnitude(*model, 0, constant(0.5, 0, 100));
+  EXPECT_EQ(w.step(), -1);
+  UpdatePruningStep::start(*model);
+  EXPECT_EQ(w.step(), 0);
+  for (int i = 0; i < 99; ++i) UpdatePruningStep::advance(*model);
+  EXPECT_EQ(w.step(), 99);
+  EXPECT_EQ(zeros(*w.prunedWeights()[0].mask), 0) << "no update before step 100";
+  UpdatePruningStep::advance(*model);
+  EXPECT_EQ(w.step(), 100);
+  EXPECT_EQ(zeros(*w.prunedWeights()[0].mask), 160);  // 320 weights at 0.5
+  EXPECT_EQ(zeros(model->at(0).namedParameters()[0].second->leaf().value()), 160);
+  UpdatePruningStep::start(*model);  // a model already under way keeps its step
+  EXPECT_EQ(w.step(), 100);
+}
+
+TEST(PruneLowMagnitudeTest, MaskedWeightsStayExactlyZeroThroughAdamTraining) {
+  setNumThreads(1);
+  auto data = data::makeFriedman1({.nSamples = 256, .seed = 5});
+  auto model = mlp();
+  EXPECT_EQ(pruneLowMagnitude(*model, polynomial(0.0, 0.8, 0, 50, 10)), 3);
+  Adam adam(model->parameters(), {.lr = 0.01f});
+  UpdatePruningStep step;
+  fit(*model, adam, Objective::regression(), data, {.epochs = 13, .batchSize = 32, .verbose = 0}, {&step});
+  for (const auto& [name, w] : pruneWrappers(*model)) {
+    EXPECT_EQ(w->step(), 104);
+    for (const PrunedWeight& p : w->prunedWeights()) {
+      const Tensor& leaf = p.parameter->leaf().value();
+      const Tensor& mask = *p.mask;
+      for (int64_t i = 0; i < leaf.numel(); ++i)
+        if (mask[i] == 0.0f) ASSERT_EQ(leaf[i], 0.0f) << name << " entry " << i << " revived";
+      // The last update (step 50) was at the final sparsity: exactly keptCount survivors.
+      EXPECT_EQ(leaf.numel() - zeros(leaf), keptCount(leaf.numel(), 0.8)) << name;
+    }
+  }
+}
+
+TEST(PruneLowMagnitudeTest, GlobalScopeUsesOneThresholdAcrossLayers) {
+  auto model = mlp();
+  PruneOptions o = constant(0.7, 0, 1);
+  o.scope = PruneScope::Global;
+  pruneLowMagnitude(*model, o, byType({"Dense"}));
+  UpdatePruningStep::start(*model);
+  UpdatePruningStep::advance(*model);
+  const auto wrappers = pruneWrappers(*model);
+  int64_t kept = 0, total = 0;
+  const float threshold = (*wrappers[0].second->prunedWeights()[0].threshold)[0];
+  for (const auto& [name, w] : wrappers) {
+    const PrunedWeight& p = w->prunedWeights()[0];
+    EXPECT_EQ((*p.threshold)[0], threshold) << name;
+    kept += p.mask->numel() - zeros(*p.mask);
+    total += p.mask->numel();
+  }
+  EXPECT_EQ(kept, keptCount(total, 0.7));
+  // Layers of different scales end at different sparsities, unlike per-layer pruning.
+  EXPECT_NE(wrappers[0].second->sparsity(), wrappers[2].second->sparsity());
+}
+
+TEST(PruneLowMagnitudeTest, TwoOfFourAndBlockPatternsThroughTheWrapper) {
+  auto model = mlp();
+  PruneOptions nm = constant(0.9, 0, 1);  // the sparsity is ignored for N:M
+  nm.nOfMN = 2;
+  nm.nOfMM = 4;
+  auto& a = pruneLowMagnitude(*model, 0, nm);
+  PruneOptions block = constant(0.5, 0, 1);
+  block.blockRows = 4;
+  block.blockCols = 4;
+  auto& b = pruneLowMagnitude(*model, 1, block);
+  UpdatePruningStep::start(*model);
+  UpdatePruningStep::advance(*model);
+  const Tensor& w0 = a.prunedWeights()[0].parameter->leaf().value();  // [32, 10]: groups of 4, 4, 2
+  for (int64_t r = 0; r < 32; ++r) {
+    for (int64_t g = 0; g < 10; g += 4) {
+      int kept = 0;
+      for (int64_t c = g; c < std::min<int64_t>(10, g + 4); ++c) kept += w0[r * 10 + c] != 0.0f;
+      EXPECT_EQ(kept, 2) << "row " << r << " group " << g;
+    }
+  }
+  const Tensor& m1 = *b.prunedWeights()[0].mask;  // [16, 32] in 4x4 blocks
+  for (int64_t r = 0; r < 16; ++r)
+    for (int64_t c = 0; c < 32; ++c) ASSERT_EQ(m1[r * 32 + c], m1[(r / 4 * 4) * 32 + c / 4 * 4]);
+  EXPECT_EQ(zeros(m1), 256);
+}
+
+TEST(PruneLowMagnitudeTest, TrainingWithoutTheCallbackFailsClearly) {
+  auto data = data::makeFriedman1({.nSamples = 64, .seed = 1});
+  auto model = mlp();
+  pruneLowMagnitude(*model, constant(0.5, 0, 10));
+  Adam adam(model->parameters());
+  try {
+    fit(*model, adam, Objective::regression(), data, {.epochs = 1, .verbose = 0});
+    FAIL() << "training without UpdatePruningStep did not throw";
+  } catch (const std::logic_error& e) {
+    EXPECT_NE(std::string(e.what()).find("pass UpdatePruningStep to fit()"), std::string::npos) << e.what();
+  }
+}
+
+TEST(PruneLowMagnitudeTest, StripGivesAPlainModelWithIdenticalOutputs) {
+  setNumThreads(1);
+  auto data = data::makeFriedman1({.nSamples = 128, .seed = 2});
+  auto model = mlp();
+  pruneLowMagnitude(*model, constant(0.6, 0, 4));
+  Adam adam(model->parameters(), {.lr = 0.01f});
+  UpdatePruningStep step;
+  fit(*model, adam, Objective::regression(), data, {.epochs = 2, .verbose = 0}, {&step});
+  const Tensor before = predict(*model, data);
+
+  std::unique_ptr<Sequential> stripped = stripPruning(*model);
+  EXPECT_EQ(pruneWrappers(*stripped).size(), 0u);
+  EXPECT_EQ(pruneWrappers(*model).size(), 3u) << "the original stays wrapped";
+  EXPECT_EQ(stripped->at(0).typeName(), "Dense");
+  EXPECT_EQ(stripped->name(0), "dense");
+  EXPECT_EQ(stripped->namedBuffers().size(), 0u);
+  EXPECT_TRUE(test::allClose(predict(*stripped, data), before, 0, 0));
+
+  EXPECT_EQ(stripPruningInPlace(*model), 3);
+  EXPECT_TRUE(test::allClose(predict(*model, data), before, 0, 0));
+  const Tensor& k = static_cast<Dense&>(model->at(1)).weight().leaf().value();
+  EXPECT_EQ(zeros(k), 512 - keptCount(512, 0.6));
+  EXPECT_TRUE(static_cast<Dense&>(model->at(1)).weight().transforms().empty());
+}
+
+TEST(PruneLowMagnitudeTest, SaveMidScheduleLoadAndContinueEqualsAnUninterruptedRun) {
+  setNumThreads(1);
+  auto data = data::makeFriedman1({.nSamples = 256, .seed = 3});
+  const PruneOptions o = polynomial(0.2, 0.8, 4, 40, 4);
+  auto model = mlp();
+  pruneLowMagnitude(*model, o);
+  Adam adam(model->parameters(), {.lr = 0.01f});
+  UpdatePruningStep step;
+  const FitOptions epochs2{.epochs = 2, .verbose = 0};
+  fit(*model, adam, Objective::regression(), data, epochs2, {&step});  // 16 steps: mid-schedule
+
+  const fs::path path = fs::temp_directory_path() / "shrink-prune-resume.shrink";
+  saveModel(*model, path.string(), {.optimizer = &adam});
+  LoadedModel loaded = loadModel(path.string());
+  fs::remove(path);
+  Adam resumed(loaded.model->parameters(), {.lr = 0.01f});
+  loadOptimizerState(resumed, loaded.archive, path.string());
+  EXPECT_EQ(architectureOf(*loaded.model), architectureOf(*model));
+  EXPECT_EQ(pruneWrappers(*loaded.model)[1].second->step(), 16);
+
+  UpdatePruningStep stepA, stepB;
+  fit(*model, adam, Objective::regression(), data, {.epochs = 4, .verbose = 0}, {&stepA});
+  fit(*loaded.model, resumed, Objective::regression(), data, {.epochs = 4, .verbose = 0}, {&stepB});
+  const ModelState a = captureState(*model), b = captureState(*loaded.model);
+  ASSERT_EQ(a.parameters.size(), b.parameters.size());
+  for (size_t i = 0; i < a.parameters.size(); ++i) EXPECT_TRUE(test::allClose(a.parameters[i], b.parameters[i], 0, 0));
+  ASSERT_EQ(a.buffers.size(), b.buffers.size());
+  for (size_t i = 0; i < a.buffers.size(); ++i) EXPECT_TRUE(test::allClose(a.buffers[i], b.buffers[i], 0, 0));
+  EXPECT_EQ(pruneWrappers(*model)[0].second->step(), 48);
+  EXPECT_NEAR(pruneWrappers(*model)[0].second->sparsity(), 0.8, 0.01);
+}
+
+TEST(PruneLowMagnitudeTest, WholeModelWrappingTouchesOnlyLayersWithKernels) {
+  Sequential model;
+  model.add<Conv2D>({.in = 1, .out = 4, .kernel = {3, 3}, .seed = 1});
+  model.add<MaxPool2D>({.kernelH = 2, .kernelW = 2});
+  model.add<BatchNorm>({.features = 4});
+  model.add<Flatten>({});
+  model.add<Dense>({.in = 36, .out = 8, .seed = 2});
+  model.add<Dropout>({.rate = 0.5f});
+  model.add<Dense>({.in = 8, .out = 3, .seed = 3});
+  const Tensor conv = static_cast<Conv2D&>(model.at(0)).weight().leaf().value();
+
+  EXPECT_EQ(pruneLowMagnitude(model, constant(0.5, 0, 1)), 3);
+  const std::vector<std::string> types = {"PruneLowMagnitude", "MaxPool2D", "BatchNorm", "Flatten",
+                                          "PruneLowMagnitude", "Dropout", "PruneLowMagnitude"};
+  for (size_t i = 0; i < model.size(); ++i) EXPECT_EQ(model.at(i).typeName(), types[i]) << i;
+  EXPECT_EQ(model.name(0), "conv2d");
+  // Wrapping keeps the trained weights.
+  auto& wrapped = static_cast<PruneLowMagnitude&>(model.at(0));
+  EXPECT_TRUE(test::allClose(wrapped.prunedWeights()[0].parameter->leaf().value(), conv, 0, 0));
+
+  EXPECT_NE(messageOf([&] { pruneLowMagnitude(model, 5, constant(0.5, 0, 1)); })
+                .find("layer 5 ('dropout', Dropout) has no prunable weights"),
+            std::string::npos);
+  EXPECT_NE(messageOf([&] { pruneLowMagnitude(model, 0, constant(0.5, 0, 1)); }).find("already wrapped"),
+            std::string::npos);
+  EXPECT_NE(messageOf([&] { byNames(model, {"dense_9"}); }).find("no layer named 'dense_9'; the model has: conv2d"),
+            std::string::npos);
+  EXPECT_NE(messageOf([&] { byNames(model, {"batch_normalization"}); }).find("has no prunable weights"),
+            std::string::npos);
+  EXPECT_NE(messageOf([&] { pruneLowMagnitude(model, constant(0.5, 0, 1)); }).find("no prunable layer selected"),
+            std::string::npos);
+}
+
+TEST(PruneLowMagnitudeTest, ByNamesSelectsOnlyTheNamedLayers) {
+  auto model = mlp();
+  EXPECT_EQ(pruneLowMagnitude(*model, constant(0.5, 0, 1), byNames(*model, {"dense_1"})), 1);
+  EXPECT_EQ(model->at(0).typeName(), "Dense");
+  EXPECT_EQ(model->at(1).typeName(), "PruneLowMagnitude");
+}
+
+TEST(PruneLowMagnitudeTest, BadOptionsAreRejected) {
+  auto bad = [](PruneOptions o) {
+    return messageOf([&] { PruneLowMagnitude(std::make_unique<Dense>(DenseOptions{.in = 4, .out = 4}), o); });
+  };
+  EXPECT_NE(bad({}).find("no pruning schedule"), std::string::npos);
+  PruneOptions o = constant(0.5, 0, 1);
+  o.blockRows = 0;
+  EXPECT_NE(bad(o).find("block size must be >= 1x1, got 0x1"), std::string::npos);
+  o = constant(0.5, 0, 1);
+  o.nOfMN = 4;
+  o.nOfMM = 2;
+  EXPECT_NE(bad(o).find("N:M sparsity needs 1 <= N < M, got 4:2"), std::string::npos);
+  o = constant(0.5, 0, 1);
+  o.blockRows = 2;
+  o.scope = PruneScope::Global;
+  EXPECT_NE(bad(o).find("global scope works on single weights"), std::string::npos);
+  EXPECT_NE(messageOf([] { parsePruneScope("model"); }).find("'layer' or 'global', got 'model'"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace shrink
