@@ -47,5 +47,6 @@ void printTable(const std::string& title, const Table& rows);
 
 /// Registration of each group of subcommands.
 void registerTrainCommands(CLI::App& app);
+void registerPruneCommands(CLI::App& app);
 
 }  // namespace shrink::cli

@@ -1,7 +1,9 @@
 // The `shrink` command, run as a user would: exit codes and one-line messages.
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <array>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -22,7 +24,8 @@ struct Result {
 
 /// Runs the shrink binary with `args` (shell syntax), capturing stdout and stderr separately.
 Result shrink(const std::string& args) {
-  const fs::path errFile = fs::temp_directory_path() / "shrink_cli_test.err";
+  // Per process: CTest runs the tests of this file in parallel processes.
+  const fs::path errFile = fs::temp_directory_path() / ("shrink_cli_test." + std::to_string(getpid()) + ".err");
   const std::string cmd = std::string(SHRINK_BIN) + " " + args + " 2>" + errFile.string();
   Result r;
   FILE* pipe = popen(cmd.c_str(), "r");
@@ -101,6 +104,82 @@ TEST(CliTest, TrainSaveEvaluateSummary) {
   Result s = shrink("summary " + model.string());
   ASSERT_EQ(s.exitCode, 0) << s.err;
   EXPECT_NE(s.out.find("Total params: 1,537"), std::string::npos) << s.out;
+}
+
+/// A small trained Friedman model, saved once per test process.
+std::string trainedFriedman() {
+  static const std::string path = [] {
+    const fs::path p = fs::temp_directory_path() / ("shrink_cli_prune." + std::to_string(getpid()) + ".shrink");
+    const Result t = shrink("train --model friedman-mlp --dataset friedman1 --samples 600 --epochs 3 --json --out " +
+                            p.string());
+    EXPECT_EQ(t.exitCode, 0) << t.err;
+    return p.string();
+  }();
+  return path;
+}
+
+TEST(CliTest, PruneRejectsBadScheduleValues) {
+  const std::string base = "prune " + trainedFriedman() + " --dataset friedman1 --samples 600 --epochs 1 ";
+  expectOneLineError(shrink(base + "--final-sparsity 1.0"), "--final-sparsity must be in [0, 1), got 1");
+  expectOneLineError(shrink(base + "--initial-sparsity -0.2"), "--initial-sparsity must be in [0, 1), got -0.2");
+  expectOneLineError(shrink(base + "--begin-step -5"), "--begin-step must be >= 0, got -5");
+  expectOneLineError(shrink(base + "--begin-step 200 --end-step 100"), "--end-step (100) must be >= --begin-step (200)");
+  expectOneLineError(shrink(base + "--frequency 0"), "--frequency must be > 0, got 0");
+  expectOneLineError(shrink(base + "--layers dense,dense_7"), "no layer named 'dense_7'; the model has: dense, dense_1");
+  expectOneLineError(shrink(base + "--block 2by2"), "--block must be HxW with positive integers, got '2by2'");
+  expectOneLineError(shrink(base + "--n-of-m 4:2"), "N:M sparsity needs 1 <= N < M, got 4:2");
+  expectOneLineError(shrink(base + "--pooling median"), "--pooling");
+  expectOneLineError(shrink(base + "--scope model"), "--scope");
+  expectOneLineError(shrink(base + "--begin-step 100000"), "--begin-step (100000) is after the last training step");
+}
+
+TEST(CliTest, SweepAndStripRejectBadValues) {
+  const std::string model = trainedFriedman();
+  expectOneLineError(shrink("sweep " + model + " --dataset friedman1 --samples 600 --levels 0.5,1.0"),
+                     "--levels must be in [0, 1), got 1");
+  expectOneLineError(shrink("sweep " + model + " --dataset friedman1 --samples 600 --kind filter"),
+                     "include no Conv2D layer");
+  expectOneLineError(shrink("sweep " + model + " --dataset friedman1 --samples 600 --kind channel"), "--kind");
+  expectOneLineError(shrink("sweep " + model + " --dataset friedman1 --samples 600 --layers dense_3"),
+                     "no prunable layer named 'dense_3'");
+  expectOneLineError(shrink("strip " + model + " /tmp/never-written.shrink"), "has no pruning wrappers to strip");
+}
+
+// prune with --keep-wrappers, resume it, strip it: each file reads back with the sparsity reported.
+TEST(CliTest, PruneResumeStripAndSweep) {
+  const fs::path dir = fs::temp_directory_path() / ("shrink_cli_prune_run." + std::to_string(getpid()));
+  fs::create_directories(dir);
+  const std::string data = " --dataset friedman1 --samples 600 ";
+  const Result p = shrink("prune " + trainedFriedman() + data + "--schedule polynomial --initial-sparsity 0.2 " +
+                          "--final-sparsity 0.75 --frequency 10 --end-step 40 --epochs 2 --json --keep-wrappers --out " +
+                          (dir / "wrapped.shrink").string() + " --log-dir " + (dir / "logs").string());
+  ASSERT_EQ(p.exitCode, 0) << p.err;
+  const auto j = nlohmann::json::parse(p.out);
+  EXPECT_EQ(j["pruning_step"], 26);  // 402 training examples, batch 32: 13 steps per epoch
+  // The last update was at step 20, halfway from begin 0 to end 40.
+  EXPECT_NEAR(j["sparsity"].get<double>(), 0.75 + (0.2 - 0.75) * std::pow(1 - 20.0 / 40, 3), 1e-3);
+  EXPECT_TRUE(fs::exists(dir / "logs" / "pruning.csv"));
+
+  const Result r = shrink("prune " + (dir / "wrapped.shrink").string() + data + "--epochs 2 --json --out " +
+                          (dir / "resumed.shrink").string());
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  const auto jr = nlohmann::json::parse(r.out);
+  EXPECT_EQ(jr["pruning_step"], 52);
+  EXPECT_NEAR(jr["sparsity"].get<double>(), 0.75, 1e-3);
+  expectOneLineError(shrink("prune " + (dir / "wrapped.shrink").string() + data + "--frequency 5"),
+                     "already wrapped for pruning, so its schedule continues; drop --frequency");
+
+  const Result s = shrink("strip " + (dir / "wrapped.shrink").string() + " " + (dir / "stripped.shrink").string());
+  ASSERT_EQ(s.exitCode, 0) << s.err;
+  const Result e = shrink("summary " + (dir / "stripped.shrink").string());
+  EXPECT_EQ(e.out.find("PruneLowMagnitude"), std::string::npos) << e.out;
+
+  const Result w = shrink("sweep " + (dir / "resumed.shrink").string() + data + "--levels 0.5,0.9 --json");
+  ASSERT_EQ(w.exitCode, 0) << w.err;
+  const auto jw = nlohmann::json::parse(w.out);
+  ASSERT_EQ(jw["levels"].size(), 3u);
+  EXPECT_NEAR(jw["levels"][2]["sparsity"].get<double>(), 0.9, 1e-3);
+  fs::remove_all(dir);
 }
 
 }  // namespace
