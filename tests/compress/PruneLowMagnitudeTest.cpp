@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include "compress/compress.h"
+#include "compress/Report.h"
 #include "core/Threads.h"
 #include "datasets/datasets.h"
 #include "layers/layers.h"
@@ -254,6 +255,25 @@ TEST(PruneLowMagnitudeTest, BadOptionsAreRejected) {
   o.scope = PruneScope::Global;
   EXPECT_NE(bad(o).find("global scope works on single weights"), std::string::npos);
   EXPECT_NE(messageOf([] { parsePruneScope("model"); }).find("'layer' or 'global', got 'model'"), std::string::npos);
+}
+
+TEST(PruneLowMagnitudeTest, NinetyPercentSparseStrippedLenet300GzipsToUnderAQuarter) {
+  Sequential model;
+  model.add<Dense>({.in = 784, .out = 300, .activation = Activation::ReLU, .seed = 1});
+  model.add<Dense>({.in = 300, .out = 100, .activation = Activation::ReLU, .seed = 2});
+  model.add<Dense>({.in = 100, .out = 10, .seed = 3});
+  const ModelReport dense = report(model);
+  pruneLowMagnitude(model, constant(0.9, 0, 1));
+  UpdatePruningStep::start(model);
+  UpdatePruningStep::advance(model);
+  const ModelReport sparse = report(*stripPruning(model));
+  EXPECT_NEAR(sparse.prunableSparsity, 0.9, 1e-6);
+  const double ratio = double(sparse.sizes.uncompressedGzipBytes) / double(dense.sizes.uncompressedGzipBytes);
+  EXPECT_LE(ratio, 0.25) << sparse.sizes.uncompressedGzipBytes << " vs " << dense.sizes.uncompressedGzipBytes;
+  RecordProperty("gzip_ratio", std::to_string(ratio));
+  std::printf("gzip: dense %lld bytes, 90%% sparse stripped %lld bytes, ratio %.3f\n",
+              static_cast<long long>(dense.sizes.uncompressedGzipBytes),
+              static_cast<long long>(sparse.sizes.uncompressedGzipBytes), ratio);
 }
 
 }  // namespace
