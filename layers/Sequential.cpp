@@ -71,6 +71,18 @@ Module& Sequential::add(std::unique_ptr<Module> module, std::string name) {
   return m;
 }
 
+Module& Sequential::insert(size_t i, std::unique_ptr<Module> module, std::string name) {
+  SHRINK_CHECK(i <= layers_.size(), "Sequential::insert: index {} out of range (size {})", i, layers_.size());
+  Module& m = add(std::move(module), std::move(name));
+  // Children are registered in layer order (parameter and buffer order follow it): re-register them
+  // with the newcomer, added last, moved to place i.
+  auto children = releaseModules();
+  std::rotate(children.begin() + static_cast<std::ptrdiff_t>(i), children.end() - 1, children.end());
+  layers_.clear();
+  for (auto& [n, child] : children) layers_.emplace_back(n, &registerModule(n, std::move(child)));
+  return m;
+}
+
 Module& Sequential::at(size_t i) {
   SHRINK_CHECK(i < layers_.size(), "Sequential::at: index {} out of range (size {})", i, layers_.size());
   return *layers_[i].second;

@@ -29,6 +29,9 @@ class Sequential : public Module {
   }
   /// Appends a module; an empty name means the default one for its type. Names must be unique.
   Module& add(std::unique_ptr<Module> module, std::string name = "");
+  /// Puts a module before child i (i == size() appends), named as add() names it; the children
+  /// after it move up one place. Returns the new child.
+  Module& insert(size_t i, std::unique_ptr<Module> module, std::string name = "");
 
   size_t size() const { return layers_.size(); }
   bool empty() const { return layers_.empty(); }

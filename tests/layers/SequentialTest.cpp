@@ -104,6 +104,31 @@ TEST(SequentialTest, ReplaceKeepsTheNameAndReturnsThePrevious) {
   EXPECT_TRUE(contains(invalidArgumentMessage([&] { s.replace(0, nullptr); }), "null module"));
 }
 
+TEST(SequentialTest, InsertPutsALayerInPlaceWithRegistryOrderFollowing) {
+  Sequential s;
+  s.add<Dense>({.in = 3, .out = 4, .seed = 1});
+  s.add<Dense>({.in = 4, .out = 2, .seed = 2});
+  s.eval();
+  Module& bn = s.insert(1, std::make_unique<BatchNorm>(BatchNorm::Options{.features = 4}));
+  Module& first = s.insert(0, std::make_unique<ReLU>(), "input_relu");
+  s.insert(s.size(), std::make_unique<Tanh>());
+  EXPECT_EQ(namesOf(s), (std::vector<std::string>{"input_relu", "dense", "batch_normalization", "dense_1", "tanh"}));
+  EXPECT_EQ(&s.at(2), &bn);
+  EXPECT_EQ(&s.at(0), &first);
+  EXPECT_FALSE(bn.isTraining());
+  std::vector<std::string> params;
+  for (const auto& [name, p] : s.namedParameters()) params.push_back(name);
+  EXPECT_EQ(params, (std::vector<std::string>{"dense.weight", "dense.bias", "batch_normalization.gamma",
+                                              "batch_normalization.beta", "dense_1.weight", "dense_1.bias"}));
+  const Variable x(pattern({2, 3}, 0.5, 0.5));
+  const Tensor expected = tanh(s.at(3).forward(s.at(2).forward(s.at(1).forward(relu(x))))).value();
+  EXPECT_TRUE(allClose(s.forward(x).value(), expected, 0, 0));
+  EXPECT_TRUE(contains(invalidArgumentMessage([&] { s.insert(6, std::make_unique<Tanh>()); }), "out of range"));
+  EXPECT_TRUE(contains(invalidArgumentMessage([&] { s.insert(0, std::make_unique<Tanh>(), "dense"); }),
+                       "'dense' already exists"));
+  EXPECT_EQ(s.size(), 5u);
+}
+
 TEST(SequentialTest, TrainAndEvalReachEveryChild) {
   Sequential s;
   s.add<Dense>({.in = 3, .out = 2, .seed = 1});
