@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <memory>
 
+#include "compress/Wrapping.h"
 #include "core/Check.h"
 
 namespace shrink {
@@ -25,13 +26,6 @@ int wrapSelected(Sequential& model, const PruneOptions& options, const LayerPred
     ++wrapped;
   }
   return wrapped;
-}
-
-void collectLayers(const Sequential& model, std::vector<std::pair<std::string, const Module*>>& out) {
-  for (size_t i = 0; i < model.size(); ++i) {
-    out.emplace_back(model.name(i), &model.at(i));
-    if (const auto* nested = dynamic_cast<const Sequential*>(&model.at(i))) collectLayers(*nested, out);
-  }
 }
 
 }  // namespace
@@ -66,19 +60,11 @@ LayerPredicate byType(std::vector<std::string> types) {
 }
 
 LayerPredicate byNames(const Sequential& model, std::vector<std::string> names) {
-  std::vector<std::pair<std::string, const Module*>> layers;
-  collectLayers(model, layers);
   for (const std::string& n : names) {
-    auto it = std::find_if(layers.begin(), layers.end(), [&](const auto& l) { return l.first == n; });
-    if (it == layers.end()) {
-      std::vector<std::string> known;
-      for (const auto& l : layers) known.push_back(l.first);
-      throw std::invalid_argument(
-          fmt::format("pruneLowMagnitude: no layer named '{}'; the model has: {}", n, fmt::join(known, ", ")));
-    }
+    const Module& layer = layerNamed(model, n, "pruneLowMagnitude");
     // Naming a layer is asking for it explicitly: one with nothing to prune is an error.
-    SHRINK_CHECK(isWrapped(*it->second) || !const_cast<Module*>(it->second)->compressibleWeights().empty(),
-                 "pruneLowMagnitude: layer '{}' ({}) has no prunable weights", n, it->second->typeName());
+    SHRINK_CHECK(isWrapped(layer) || !const_cast<Module&>(layer).compressibleWeights().empty(),
+                 "pruneLowMagnitude: layer '{}' ({}) has no prunable weights", n, layer.typeName());
   }
   return [names = std::move(names)](const std::string& name, const Module&) {
     return std::find(names.begin(), names.end(), name) != names.end();

@@ -4,6 +4,8 @@
 #include <mutex>
 #include <stdexcept>
 
+#include "compress/QuantizeWrapper.h"
+#include "compress/Wrapping.h"
 #include "core/Check.h"
 #include "layers/Config.h"
 #include "layers/Registry.h"
@@ -60,9 +62,8 @@ class PruneLowMagnitude::MaskTransform : public WeightTransform {
 };
 
 PruneLowMagnitude::PruneLowMagnitude(std::unique_ptr<Module> layer, Options options)
-    : options_(std::move(options)) {
-  SHRINK_CHECK(layer != nullptr, "PruneLowMagnitude: no layer given");
-  const std::string type = layer->typeName();
+    : LayerWrapper(std::move(layer), "PruneLowMagnitude"), options_(std::move(options)) {
+  const std::string type = this->layer().typeName();
   SHRINK_CHECK(type != "PruneLowMagnitude", "PruneLowMagnitude: the layer is already wrapped for pruning");
   SHRINK_CHECK(options_.schedule != nullptr, "PruneLowMagnitude: layer '{}': no pruning schedule given", type);
   SHRINK_CHECK(options_.blockRows >= 1 && options_.blockCols >= 1,
@@ -76,24 +77,16 @@ PruneLowMagnitude::PruneLowMagnitude(std::unique_ptr<Module> layer, Options opti
   SHRINK_CHECK(options_.scope == PruneScope::Layer || !(nOfM || block),
                "PruneLowMagnitude: global scope works on single weights; block and N:M sparsity are per layer");
 
-  std::vector<Parameter*> prunable = layer->compressibleWeights();
+  const std::vector<NamedWeight> prunable = namedCompressibleWeights(this->layer(), "PruneLowMagnitude");
   SHRINK_CHECK(!prunable.empty(), "PruneLowMagnitude: layer '{}' has no prunable weights", type);
-  const auto named = layer->namedParameters();
 
-  layer_ = &registerModule("layer", std::move(layer));
   step_ = &registerBuffer("step", Tensor(Shape{1}, -1.0f));
-  for (Parameter* p : prunable) {
-    std::string name;
-    for (const auto& [n, q] : named)
-      if (q == p) name = n;
-    SHRINK_ASSERT(!name.empty(), "PruneLowMagnitude: layer '{}' declares a weight it does not register", type);
+  for (const auto& [name, p] : prunable) {
     if (nOfM || block)
       SHRINK_CHECK(p->shape().rank() == 2 || p->shape().rank() == 4,
                    "PruneLowMagnitude: block and N:M sparsity need a Dense or Conv2D kernel; '{}' of '{}' has shape {}",
                    name, type, p->shape().str());
-    std::string base = name;
-    for (char& c : base)
-      if (c == '.') c = '_';
+    const std::string base = bufferPrefix(name);
     Tensor& mask = registerBuffer(base + "_mask", Tensor::ones(p->shape()));
     Tensor& threshold = registerBuffer(base + "_threshold", Tensor(Shape{1}, 0.0f));
     weights_.push_back({name, p, &mask, &threshold});
@@ -103,17 +96,16 @@ PruneLowMagnitude::PruneLowMagnitude(std::unique_ptr<Module> layer, Options opti
 }
 
 PruneLowMagnitude::~PruneLowMagnitude() {
-  for (size_t i = 0; i < transforms_.size() && layer_ != nullptr; ++i)
+  for (size_t i = 0; i < transforms_.size() && hasLayer(); ++i)
     weights_[i].parameter->removeTransform(transforms_[i].get());
 }
 
 Variable PruneLowMagnitude::forward(const Variable& x) {
-  SHRINK_ASSERT(layer_ != nullptr, "PruneLowMagnitude: the wrapped layer was released by strip");
   if (isTraining() && step() < 1)
     throw std::logic_error(
         "PruneLowMagnitude: pruning step not set; pass UpdatePruningStep to fit() (or call its hooks in a custom "
         "training loop)");
-  return layer_->forward(x);
+  return layer().forward(x);
 }
 
 nlohmann::json PruneLowMagnitude::config() const {
@@ -124,20 +116,6 @@ nlohmann::json PruneLowMagnitude::config() const {
                       {"scope", pruneScopeName(options_.scope)}};
   if (options_.nOfMN != 0) c["n_of_m"] = {options_.nOfMN, options_.nOfMM};
   return c;
-}
-
-std::vector<Parameter*> PruneLowMagnitude::compressibleWeights() {
-  return layer_ != nullptr ? layer_->compressibleWeights() : std::vector<Parameter*>{};
-}
-
-Module& PruneLowMagnitude::layer() {
-  SHRINK_ASSERT(layer_ != nullptr, "PruneLowMagnitude: the wrapped layer was released by strip");
-  return *layer_;
-}
-
-const Module& PruneLowMagnitude::layer() const {
-  SHRINK_ASSERT(layer_ != nullptr, "PruneLowMagnitude: the wrapped layer was released by strip");
-  return *layer_;
 }
 
 int64_t PruneLowMagnitude::step() const { return static_cast<int64_t>((*step_)[0]); }
@@ -191,14 +169,11 @@ double PruneLowMagnitude::sparsity() const {
 }
 
 std::unique_ptr<Module> PruneLowMagnitude::releaseLayer() {
-  SHRINK_ASSERT(layer_ != nullptr, "PruneLowMagnitude::releaseLayer: the layer was already released");
   applyMasks();
   for (size_t i = 0; i < transforms_.size(); ++i) weights_[i].parameter->removeTransform(transforms_[i].get());
-  layer_ = nullptr;
   weights_.clear();
   transforms_.clear();
-  auto children = releaseModules();
-  return std::move(children.front().second);
+  return std::move(releaseChildren().front().second);
 }
 
 namespace {
@@ -220,7 +195,11 @@ std::unique_ptr<Module> makePruneLowMagnitude(const nlohmann::json& config) {
 
 void registerCompressionTypes() {
   static std::once_flag once;
-  std::call_once(once, [] { registerModuleType("PruneLowMagnitude", makePruneLowMagnitude); });
+  std::call_once(once, [] {
+    registerModuleType("PruneLowMagnitude", makePruneLowMagnitude);
+    registerModuleType("QuantizeWrapper", QuantizeWrapper::fromConfig);
+    registerModuleType("ActivationQuantizer", ActivationQuantizer::fromConfig);
+  });
 }
 
 namespace {

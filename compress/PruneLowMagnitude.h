@@ -7,7 +7,7 @@
 
 #include "compress/Masks.h"
 #include "compress/Schedule.h"
-#include "core/Module.h"
+#include "compress/Wrapping.h"
 
 namespace shrink {
 
@@ -54,7 +54,7 @@ struct PrunedWeight {
 /// get zero gradient; UpdatePruningStep also multiplies the leaves by their masks after every
 /// optimizer step, so Adam's moments cannot revive pruned weights and saved models are exactly as
 /// sparse as their masks. Wrapping keeps the layer's weights; the masks start dense.
-class PruneLowMagnitude : public Module {
+class PruneLowMagnitude : public LayerWrapper {
  public:
   using Options = PruneOptions;
   /// Throws std::invalid_argument when the layer declares no prunable weights, the options are
@@ -70,11 +70,6 @@ class PruneLowMagnitude : public Module {
   /// {"layer": architecture of the wrapped layer, "schedule": {...}, "block_size": [r, c],
   ///  "pooling": "avg"|"max", "scope": "layer"|"global"[, "n_of_m": [n, m]]}
   nlohmann::json config() const override;
-  /// The wrapped layer's, so a later technique (quantization, clustering) can stack on top.
-  std::vector<Parameter*> compressibleWeights() override;
-
-  Module& layer();
-  const Module& layer() const;
   const Options& options() const { return options_; }
 
   /// The pruning step: -1 before training began, then the number of training batches seen.
@@ -105,14 +100,14 @@ class PruneLowMagnitude : public Module {
   class MaskTransform;
 
   Options options_;
-  Module* layer_ = nullptr;
   Tensor* step_ = nullptr;
   int64_t maskVersion_ = 0;
   std::vector<PrunedWeight> weights_;
   std::vector<std::unique_ptr<MaskTransform>> transforms_;
 };
 
-/// Makes "PruneLowMagnitude" (and every other compression wrapper) known to buildModule/loadModel.
+/// Makes the compression modules (PruneLowMagnitude, QuantizeWrapper, ActivationQuantizer) known to
+/// buildModule/loadModel.
 /// Idempotent. The compression entry points call it; call it yourself before loadModel() of a
 /// compressed model file in a program that uses nothing else from shrink::compress.
 void registerCompressionTypes();

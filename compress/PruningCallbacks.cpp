@@ -4,16 +4,13 @@
 
 #include "compress/EventWriter.h"
 #include "compress/ScalarLog.h"
+#include "compress/Wrapping.h"
 #include "core/Check.h"
 
 namespace shrink {
 
 std::vector<std::pair<std::string, PruneLowMagnitude*>> pruneWrappers(Module& model) {
-  std::vector<std::pair<std::string, PruneLowMagnitude*>> out;
-  if (auto* w = dynamic_cast<PruneLowMagnitude*>(&model)) out.emplace_back("", w);
-  for (auto& [name, m] : model.namedModules())
-    if (auto* w = dynamic_cast<PruneLowMagnitude*>(m)) out.emplace_back(name, w);
-  return out;
+  return modulesOfType<PruneLowMagnitude>(model);
 }
 
 namespace {

@@ -1,36 +1,62 @@
 #include "compress/Strip.h"
 
+#include <functional>
+
 #include "compress/PruneLowMagnitude.h"
-#include "core/Check.h"
-#include "layers/Registry.h"
-#include "optim/ModelFile.h"
+#include "compress/QuantizeWrapper.h"
+#include "compress/Wrapping.h"
 
 namespace shrink {
 
-int stripPruningInPlace(Sequential& model) {
+namespace {
+
+/// Calls strip(seq, i) for every W at place i of `model` and of its nested Sequentials; strip
+/// replaces it and may insert after it, moving i to the last place it filled.
+template <class W>
+int stripEvery(Sequential& model, const std::function<void(Sequential&, size_t&)>& strip) {
   int stripped = 0;
   for (size_t i = 0; i < model.size(); ++i) {
     if (auto* nested = dynamic_cast<Sequential*>(&model.at(i))) {
-      stripped += stripPruningInPlace(*nested);
-    } else if (dynamic_cast<PruneLowMagnitude*>(&model.at(i)) != nullptr) {
-      model.wrap(i, [](std::unique_ptr<Module>& wrapper) {
-        return static_cast<PruneLowMagnitude&>(*wrapper).releaseLayer();
-      });
+      stripped += stripEvery<W>(*nested, strip);
+    } else if (dynamic_cast<W*>(&model.at(i)) != nullptr) {
+      strip(model, i);
       ++stripped;
     }
   }
   return stripped;
 }
 
+}  // namespace
+
+int stripPruningInPlace(Sequential& model) {
+  return stripEvery<PruneLowMagnitude>(model, [](Sequential& seq, size_t& i) {
+    seq.wrap(i, [](std::unique_ptr<Module>& wrapper) { return static_cast<PruneLowMagnitude&>(*wrapper).releaseLayer(); });
+  });
+}
+
+int stripQuantizationInPlace(Sequential& model) {
+  return stripEvery<QuantizeWrapper>(model, [](Sequential& seq, size_t& i) {
+    std::unique_ptr<Module> outputQuantizer;
+    seq.wrap(i, [&](std::unique_ptr<Module>& wrapper) {
+      QuantizeWrapper::Released parts = static_cast<QuantizeWrapper&>(*wrapper).release();
+      outputQuantizer = std::move(parts.outputQuantizer);
+      return std::move(parts.layer);
+    });
+    if (outputQuantizer) {
+      seq.insert(i + 1, std::move(outputQuantizer), seq.name(i) + "_quantizer");
+      ++i;
+    }
+  });
+}
+
+std::unique_ptr<Sequential> stripQuantization(const Sequential& model) {
+  std::unique_ptr<Sequential> out = copyModel(model);
+  stripQuantizationInPlace(*out);
+  return out;
+}
+
 std::unique_ptr<Sequential> stripPruning(const Sequential& model) {
-  registerCompressionTypes();
-  std::unique_ptr<Module> copy = buildModule(architectureOf(model));
-  restoreState(*copy, captureState(model));
-  copy->train(model.isTraining());
-  auto* seq = dynamic_cast<Sequential*>(copy.get());
-  SHRINK_ASSERT(seq != nullptr, "stripPruning: the copy of a Sequential is a {}", copy->typeName());
-  copy.release();
-  std::unique_ptr<Sequential> out(seq);
+  std::unique_ptr<Sequential> out = copyModel(model);
   stripPruningInPlace(*out);
   return out;
 }

@@ -15,4 +15,14 @@ int stripPruningInPlace(Sequential& model);
 /// `model` itself is left wrapped. Its predictions equal the wrapped model's.
 std::unique_ptr<Sequential> stripPruning(const Sequential& model);
 
+/// The float model of a quantization-aware trained one: every QuantizeWrapper of `model` (nested
+/// Sequentials included) is replaced by its layer, whose weights become their fake-quantized values
+/// (on the stored ranges), followed by the wrapper's output quantizer as a layer "<name>_quantizer".
+/// ActivationQuantizer layers stay, so in eval mode the predictions equal the wrapped model's.
+/// Pruning wrappers stay. Returns the number of wrappers removed.
+int stripQuantizationInPlace(Sequential& model);
+
+/// A copy of `model` with its quantization wrappers stripped; `model` itself is left as it is.
+std::unique_ptr<Sequential> stripQuantization(const Sequential& model);
+
 }  // namespace shrink

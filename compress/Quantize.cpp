@@ -1,0 +1,102 @@
+#include "compress/Quantize.h"
+
+#include <algorithm>
+#include <memory>
+
+#include "compress/PruneLowMagnitude.h"
+#include "compress/Wrapping.h"
+#include "core/Check.h"
+#include "layers/BatchNorm.h"
+#include "layers/Conv2D.h"
+#include "layers/Dense.h"
+
+namespace shrink {
+
+namespace {
+
+bool isQuantizationModule(const Module& m) {
+  return dynamic_cast<const QuantizeWrapper*>(&m) != nullptr || dynamic_cast<const ActivationQuantizer*>(&m) != nullptr;
+}
+
+/// A Dense or Conv2D without fused activation, possibly inside a pruning wrapper: a BatchNorm after
+/// it folds into it at inference.
+bool foldable(const Module& m) {
+  const Module* layer = &m;
+  if (const auto* pruned = dynamic_cast<const PruneLowMagnitude*>(layer)) layer = &pruned->layer();
+  if (const auto* dense = dynamic_cast<const Dense*>(layer)) return dense->options().activation == Activation::None;
+  if (const auto* conv = dynamic_cast<const Conv2D*>(layer)) return conv->options().activation == Activation::None;
+  return false;
+}
+
+class Quantizer {
+ public:
+  explicit Quantizer(const QuantizeScheme& scheme) : scheme_(scheme) {}
+
+  /// Wraps and inserts in `model` and its nested Sequentials; returns the number of layers wrapped.
+  int run(Sequential& model) {
+    int wrapped = 0;
+    for (size_t i = 0; i < model.size(); ++i) {
+      Module& layer = model.at(i);
+      const std::string name = model.name(i);
+      if (auto* nested = dynamic_cast<Sequential*>(&layer)) {
+        wrapped += run(*nested);
+      } else if (skipped(name)) {
+        continue;
+      } else if (dynamic_cast<BatchNorm*>(&layer) != nullptr) {
+        model.insert(i + 1, std::make_unique<ActivationQuantizer>(outputQuantizerOptions(optionsOf(name))),
+                     name + "_quantizer");
+        ++i;
+      } else if (!layer.compressibleWeights().empty()) {
+        QuantizeOptions options = optionsOf(name);
+        if (foldable(layer) && feedsBatchNorm(model, i)) options.quantizeOutput = false;
+        model.wrap(i, [&](std::unique_ptr<Module>& inner) {
+          return std::make_unique<QuantizeWrapper>(std::move(inner), options);
+        });
+        ++wrapped;
+      }
+    }
+    return wrapped;
+  }
+
+ private:
+  bool skipped(const std::string& name) const {
+    return std::find(scheme_.skip.begin(), scheme_.skip.end(), name) != scheme_.skip.end();
+  }
+  const QuantizeOptions& optionsOf(const std::string& name) const {
+    auto it = scheme_.layers.find(name);
+    return it != scheme_.layers.end() ? it->second : scheme_.defaults;
+  }
+  bool feedsBatchNorm(const Sequential& model, size_t i) const {
+    return i + 1 < model.size() && dynamic_cast<const BatchNorm*>(&model.at(i + 1)) != nullptr &&
+           !skipped(model.name(i + 1));
+  }
+
+  const QuantizeScheme& scheme_;
+};
+
+}  // namespace
+
+int quantizeModel(Sequential& model, const QuantizeScheme& scheme) {
+  registerCompressionTypes();
+  for (const auto& [name, layer] : namedLayers(model))
+    SHRINK_CHECK(!isQuantizationModule(*layer), "quantizeModel: the model is already quantized (layer '{}' is a {})",
+                 name, layer->typeName());
+  checkQuantizeOptions(scheme.defaults);
+  for (const auto& [name, options] : scheme.layers) {
+    layerNamed(model, name, "quantizeModel");
+    checkQuantizeOptions(options);
+  }
+  for (const std::string& name : scheme.skip) layerNamed(model, name, "quantizeModel");
+
+  const int wrapped = Quantizer(scheme).run(model);
+  SHRINK_CHECK(wrapped > 0, "quantizeModel: no layer to quantize (Dense and Conv2D layers are, unless skipped)");
+  if (scheme.quantizeInput)
+    model.insert(0, std::make_unique<ActivationQuantizer>(outputQuantizerOptions(scheme.defaults)), "input_quantizer");
+  return wrapped;
+}
+
+std::vector<std::pair<std::string, QuantizeWrapper*>> quantizeWrappers(Module& model) {
+  return modulesOfType<QuantizeWrapper>(model);
+}
+
+}  // namespace shrink

@@ -1,0 +1,135 @@
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "compress/FakeQuant.h"
+#include "compress/Wrapping.h"
+
+namespace shrink {
+
+struct ActivationQuantizerOptions {
+  int bits = 8;  ///< 2..8; the grid is asymmetric, [0, 2^bits - 1]
+  RangeTracking tracking = RangeTracking::MovingAverage;
+  RoundingMode rounding = RoundingMode::HalfUp;
+};
+
+/// Fake-quantizes what passes through it (any shape) on one range, tracked in training mode and
+/// fixed in eval mode: the model's input quantizer, QuantizeWrapper's output quantizer, the output
+/// quantizer of a BatchNorm. Buffers "min" and "max" [1] (the tracked range, [-6, 6] at first) and
+/// "steps" [1] (training batches seen). The range used is the tracked one widened to contain 0.
+class ActivationQuantizer : public Module {
+ public:
+  using Options = ActivationQuantizerOptions;
+  /// Throws std::invalid_argument for bits outside [2, 8].
+  explicit ActivationQuantizer(Options options = {});
+
+  /// Training mode: updates the range with this batch (trackActivationRange), then quantizes.
+  Variable forward(const Variable& x) override;
+  std::string typeName() const override { return "ActivationQuantizer"; }
+  /// {"bits", "range_tracking", "rounding"}
+  nlohmann::json config() const override;
+  /// The inverse of config().
+  static std::unique_ptr<Module> fromConfig(const nlohmann::json& config);
+
+  const Options& options() const { return options_; }
+  float min() const { return (*min_)[0]; }
+  float max() const { return (*max_)[0]; }
+  int64_t steps() const { return static_cast<int64_t>((*steps_)[0]); }
+
+ private:
+  Options options_;
+  Tensor* min_;
+  Tensor* max_;
+  Tensor* steps_;
+};
+
+/// How QuantizeWrapper quantizes one layer; the defaults are tfmot's 8-bit scheme.
+struct QuantizeOptions {
+  int weightBits = 8;      ///< 2..8
+  int activationBits = 8;  ///< 2..8, the output's
+  /// One weight range per output channel (axis 0) instead of one per tensor. Unset: per channel
+  /// for convolution kernels (rank 4), per tensor otherwise (Dense).
+  std::optional<bool> perAxis = std::nullopt;
+  /// Weights on a symmetric narrow-range grid: range [-m, m] with m the largest |w|, integers
+  /// [-(2^(b-1) - 1), 2^(b-1) - 1], zero point in the middle (int8 [-127, 127], TFLite's weights).
+  /// false: the range [min(w, 0), max(w, 0)] on the full grid [0, 2^b - 1].
+  bool symmetricWeights = true;
+  /// Fake-quantize the layer's output (after its fused activation). quantizeModel turns it off
+  /// for a layer whose output goes into a BatchNorm, which gets the quantizer instead.
+  bool quantizeOutput = true;
+  RangeTracking outputTracking = RangeTracking::MovingAverage;
+  /// For weights and output.
+  RoundingMode rounding = RoundingMode::HalfUp;
+};
+
+/// Throws std::invalid_argument naming the field when a bit width is outside [2, 8].
+void checkQuantizeOptions(const QuantizeOptions& options);
+
+/// The options of the output quantizer these layer options describe.
+ActivationQuantizerOptions outputQuantizerOptions(const QuantizeOptions& options);
+
+/// One weight a QuantizeWrapper fake-quantizes, with its range buffers (shape [1], or [out] per axis).
+struct QuantizedWeight {
+  std::string name;  ///< the parameter's name inside the wrapped layer, e.g. "weight"
+  Parameter* parameter;
+  Tensor* min;
+  Tensor* max;
+  bool perAxis;
+};
+
+/// tfmot's QuantizeWrapper for quantization-aware training. Owns the wrapped layer (child "layer",
+/// a Dense, a Conv2D, or a wrapper of one such as PruneLowMagnitude) and:
+/// - for each weight the layer declares through compressibleWeights(), range buffers
+///   "<name>_min", "<name>_max" and a fake-quant transform of stage Quantize, so it applies after a
+///   pruning mask or cluster gather. The range is the weight's own (tfmot's LastValueQuantizer,
+///   lastValueRange): set from the weight when wrapping, recomputed at every training forward of
+///   this wrapper, fixed otherwise (eval, value() read elsewhere, strip);
+/// - with quantizeOutput, a child "output_quantizer" (ActivationQuantizer) applied to the layer's
+///   output.
+/// Gradients reach the weights straight through (clipped to the range). No callback is needed.
+class QuantizeWrapper : public LayerWrapper {
+ public:
+  using Options = QuantizeOptions;
+  /// Throws std::invalid_argument when the layer declares no weights, is already a QuantizeWrapper,
+  /// or the options are invalid (bits outside [2, 8], perAxis on a scalar weight).
+  QuantizeWrapper(std::unique_ptr<Module> layer, Options options);
+  ~QuantizeWrapper() override;
+
+  Variable forward(const Variable& x) override;
+  std::string typeName() const override { return "QuantizeWrapper"; }
+  /// {"layer": architecture of the wrapped layer, "weight_bits", "activation_bits"[, "per_axis"],
+  ///  "symmetric_weights", "quantize_output", "output_tracking", "rounding"}
+  nlohmann::json config() const override;
+  /// The inverse of config().
+  static std::unique_ptr<Module> fromConfig(const nlohmann::json& config);
+
+  /// Null without output quantization.
+  ActivationQuantizer* outputQuantizer() { return outputQuantizer_; }
+  const Options& options() const { return options_; }
+  const std::vector<QuantizedWeight>& quantizedWeights() const { return weights_; }
+
+  /// What strip takes out of the wrapper.
+  struct Released {
+    std::unique_ptr<Module> layer;
+    std::unique_ptr<Module> outputQuantizer;  ///< null without output quantization
+  };
+  /// For strip: writes each weight's fake-quantized value (stored ranges) into its leaf, detaches
+  /// the quantize transforms (earlier ones, such as a pruning mask, stay: a masked entry quantizes to
+  /// exactly 0) and gives up the layer and the output quantizer. The wrapper must then be discarded.
+  Released release();
+
+ private:
+  class WeightQuantizer;
+
+  Options options_;
+  ActivationQuantizer* outputQuantizer_ = nullptr;
+  /// True only inside forward() in training mode: when the weight ranges follow the weights.
+  bool trackingWeights_ = false;
+  std::vector<QuantizedWeight> weights_;
+  std::vector<std::unique_ptr<WeightQuantizer>> transforms_;
+};
+
+}  // namespace shrink

@@ -1,0 +1,73 @@
+#pragma once
+
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/Module.h"
+#include "layers/Sequential.h"
+
+namespace shrink {
+
+/// What the compression wrappers (PruneLowMagnitude, QuantizeWrapper) share, and helpers of the
+/// model-level entry points that place and remove them.
+
+/// Base of the compression wrappers: owns the wrapped layer as child "layer" and passes its
+/// compressibleWeights() on, so techniques stack (a QuantizeWrapper around a PruneLowMagnitude).
+class LayerWrapper : public Module {
+ public:
+  /// std::logic_error once the layer was released (strip).
+  Module& layer();
+  const Module& layer() const;
+  /// The wrapped layer's; none once it was released.
+  std::vector<Parameter*> compressibleWeights() override;
+
+ protected:
+  /// Registers `layer` (not null) as child "layer"; `type` names the wrapper in errors.
+  LayerWrapper(std::unique_ptr<Module> layer, const char* type);
+  bool hasLayer() const { return layer_ != nullptr; }
+  /// Removes every child, the layer first, for strip; the wrapper is empty afterwards.
+  std::vector<std::pair<std::string, std::unique_ptr<Module>>> releaseChildren();
+
+ private:
+  Module* layer_ = nullptr;
+  const char* type_;
+};
+
+/// A weight a wrapper transforms: its name inside the wrapped layer ("weight") and the parameter.
+struct NamedWeight {
+  std::string name;
+  Parameter* parameter;
+};
+
+/// The layer's compressibleWeights() with their names in the layer. `wrapper` names the caller in
+/// errors; a layer that declares a weight it does not register is a std::logic_error.
+std::vector<NamedWeight> namedCompressibleWeights(Module& layer, const char* wrapper);
+
+/// A weight name as the prefix of a wrapper's buffer names: "weight" -> "weight", "a.weight" -> "a_weight".
+std::string bufferPrefix(const std::string& weightName);
+
+/// Every module of type T under `model` (the model itself included, named ""), with its dotted name,
+/// in model order.
+template <class T>
+std::vector<std::pair<std::string, T*>> modulesOfType(Module& model) {
+  std::vector<std::pair<std::string, T*>> out;
+  if (auto* m = dynamic_cast<T*>(&model)) out.emplace_back("", m);
+  for (auto& [name, child] : model.namedModules())
+    if (auto* m = dynamic_cast<T*>(child)) out.emplace_back(name, m);
+  return out;
+}
+
+/// Every layer of `model` and of its nested Sequentials, depth first, with its name in its Sequential.
+std::vector<std::pair<std::string, const Module*>> namedLayers(const Sequential& model);
+
+/// The layer of `model` (nested Sequentials included) named `name`; std::invalid_argument naming
+/// `caller` and listing the model's layer names when there is none.
+const Module& layerNamed(const Sequential& model, const std::string& name, const char* caller);
+
+/// An independent copy of `model`: same architecture (compression wrappers included), parameters,
+/// buffers and mode.
+std::unique_ptr<Sequential> copyModel(const Sequential& model);
+
+}  // namespace shrink
