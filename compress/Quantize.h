@@ -14,7 +14,8 @@ namespace shrink {
 struct QuantizeScheme {
   /// Options of every quantized layer that `layers` does not name.
   QuantizeOptions defaults;
-  /// Options of particular layers, by name (for a BatchNorm only the output quantizer's fields count).
+  /// Options of particular layers, by name, in place of the defaults (start from a copy of them to
+  /// change one field). For a BatchNorm only the output quantizer's fields count.
   std::map<std::string, QuantizeOptions> layers;
   /// Layers left in float: neither wrapped nor followed by a quantizer.
   std::vector<std::string> skip;
