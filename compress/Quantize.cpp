@@ -46,6 +46,13 @@ class Quantizer {
         model.insert(i + 1, std::make_unique<ActivationQuantizer>(outputQuantizerOptions(optionsOf(name))),
                      name + "_quantizer");
         ++i;
+      } else if (foldsBatchNorm(model, i)) {
+        std::unique_ptr<BatchNorm> batchNorm(static_cast<BatchNorm*>(model.remove(i + 1).release()));
+        model.wrap(i, [&](std::unique_ptr<Module>& inner) {
+          return std::make_unique<QuantizeWrapper>(std::unique_ptr<Conv2D>(static_cast<Conv2D*>(inner.release())),
+                                                   std::move(batchNorm), optionsOf(name));
+        });
+        ++wrapped;
       } else if (!layer.compressibleWeights().empty()) {
         QuantizeOptions options = optionsOf(name);
         if (foldable(layer) && feedsBatchNorm(model, i)) options.quantizeOutput = false;
@@ -69,6 +76,12 @@ class Quantizer {
   bool feedsBatchNorm(const Sequential& model, size_t i) const {
     return i + 1 < model.size() && dynamic_cast<const BatchNorm*>(&model.at(i + 1)) != nullptr &&
            !skipped(model.name(i + 1));
+  }
+  /// With foldBatchNorm: a Conv2D without fused activation feeding a BatchNorm of its filters.
+  bool foldsBatchNorm(const Sequential& model, size_t i) const {
+    const auto* conv = dynamic_cast<const Conv2D*>(&model.at(i));
+    if (!scheme_.foldBatchNorm || conv == nullptr || !foldable(*conv) || !feedsBatchNorm(model, i)) return false;
+    return static_cast<const BatchNorm&>(model.at(i + 1)).options().features == conv->options().out;
   }
 
   const QuantizeScheme& scheme_;

@@ -22,6 +22,11 @@ struct QuantizeScheme {
   /// Insert an ActivationQuantizer "input_quantizer" (the defaults' activation bits, tracking and
   /// rounding) as the model's first layer.
   bool quantizeInput = true;
+  /// Fold each BatchNorm that follows a Conv2D without fused activation into the convolution's
+  /// QuantizeWrapper (Jacob et al. 2018; see QuantizeWrapper), which then quantizes the folded kernel
+  /// and the output after the BatchNorm, with the convolution's options. Off: tfmot's layout, the
+  /// BatchNorm runs in float between the convolution and its output quantizer.
+  bool foldBatchNorm = false;
 };
 
 /// tfmot's quantize_model for quantization-aware training, in place:
@@ -30,6 +35,8 @@ struct QuantizeScheme {
 /// - a Dense/Conv2D without fused activation followed by a BatchNorm gets no output quantizer, and
 ///   every BatchNorm gets an ActivationQuantizer layer "<name>_quantizer" after it, so the
 ///   quantizer sits where the folded layer's output will be (tfmot's Conv2D + BatchNorm pattern);
+///   with foldBatchNorm, a Conv2D's BatchNorm is instead taken out of the model and folded into the
+///   convolution's wrapper;
 /// - with quantizeInput, an ActivationQuantizer "input_quantizer" is inserted first.
 /// Activation layers (ReLU, MaxPool2D, Flatten, Dropout) keep quantized values on their grid and
 /// get no quantizer; Sigmoid, Tanh, Softmax and AvgPool2D layers run in float.

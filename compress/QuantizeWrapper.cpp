@@ -4,10 +4,49 @@
 
 #include "compress/Wrapping.h"
 #include "core/Check.h"
+#include "core/Functions.h"
+#include "layers/BatchNorm.h"
 #include "layers/Config.h"
+#include "layers/Conv2D.h"
 #include "layers/Registry.h"
 
 namespace shrink {
+
+namespace {
+
+/// Sets a flag for the lifetime of the scope, clears it after.
+class FlagScope {
+ public:
+  FlagScope(bool& flag, bool on) : flag_(flag) { flag_ = on; }
+  ~FlagScope() { flag_ = false; }
+  FlagScope(const FlagScope&) = delete;
+  FlagScope& operator=(const FlagScope&) = delete;
+
+ private:
+  bool& flag_;
+};
+
+/// The mean of each channel of an NCHW tensor over N, H and W: [C].
+Variable channelMean(const Variable& z) { return mean(mean(mean(z, 3), 2), 0); }
+
+/// `layer`, a Conv2D, with its bias set to `bias`; one without a bias is rebuilt with one.
+std::unique_ptr<Module> withBias(std::unique_ptr<Module> layer, Tensor bias) {
+  auto& conv = static_cast<Conv2D&>(*layer);
+  if (conv.bias() != nullptr) {
+    conv.bias()->leaf().mutableValue() = std::move(bias);
+    return layer;
+  }
+  Conv2DOptions o = conv.options();
+  o.useBias = true;
+  o.seed = o.seed.value_or(0);  // the kernel is overwritten: draw nothing from the default generator
+  auto rebuilt = std::make_unique<Conv2D>(o);
+  rebuilt->weight().leaf().mutableValue() = conv.weight().leaf().value();
+  rebuilt->weight().setTrainable(conv.weight().trainable());
+  rebuilt->bias()->leaf().mutableValue() = std::move(bias);
+  return rebuilt;
+}
+
+}  // namespace
 
 ActivationQuantizer::ActivationQuantizer(Options options) : options_(options) {
   checkQuantBits(options_.bits, "ActivationQuantizer");
@@ -48,16 +87,18 @@ ActivationQuantizerOptions outputQuantizerOptions(const QuantizeOptions& options
   return {.bits = options.activationBits, .tracking = options.outputTracking, .rounding = options.rounding};
 }
 
-/// value = fakeQuant(weight) on the wrapper's range buffers; the wrapper's training forward first
-/// sets the range from the weight it is given (after any earlier transform).
+/// value = fakeQuant(weight) on the wrapper's range buffers (of the folded weight with folding); the
+/// wrapper's training forward first sets the range from the weight it is given.
 class QuantizeWrapper::WeightQuantizer : public WeightTransform {
  public:
   WeightQuantizer(const QuantizeWrapper& owner, const QuantizedWeight& weight) : owner_(owner), weight_(weight) {}
 
   Variable apply(const Variable& w) const override {
+    if (owner_.floatWeights_) return w;
     const Options& o = owner_.options_;
-    if (owner_.trackingWeights_) lastValueRange(w.value(), o.symmetricWeights, weight_.min->span(), weight_.max->span());
-    return fakeQuant(w, weight_.min->span(), weight_.max->span(),
+    const Variable v = owner_.toQuantize(w);
+    if (owner_.trackingWeights_) lastValueRange(v.value(), o.symmetricWeights, weight_.min->span(), weight_.max->span());
+    return fakeQuant(v, weight_.min->span(), weight_.max->span(),
                      {.bits = o.weightBits, .narrowRange = o.symmetricWeights, .rounding = o.rounding});
   }
   TransformStage stage() const override { return TransformStage::Quantize; }
@@ -86,14 +127,25 @@ QuantizeWrapper::QuantizeWrapper(std::unique_ptr<Module> layer, Options options)
     const std::string base = bufferPrefix(name);
     Tensor& min = registerBuffer(base + "_min", Tensor(rangeShape));
     Tensor& max = registerBuffer(base + "_max", Tensor(rangeShape));
-    {
-      NoGradGuard noGrad;
-      lastValueRange(p->value().value(), options_.symmetricWeights, min.span(), max.span());
-    }
     weights_.push_back({name, p, &min, &max, perAxis});
     transforms_.push_back(std::make_unique<WeightQuantizer>(*this, weights_.back()));
     p->addTransform(transforms_.back().get());
   }
+  resetWeightRanges();
+}
+
+QuantizeWrapper::QuantizeWrapper(std::unique_ptr<Conv2D> conv, std::unique_ptr<BatchNorm> batchNorm, Options options)
+    : QuantizeWrapper(std::unique_ptr<Module>(std::move(conv)), options) {
+  SHRINK_CHECK(batchNorm != nullptr, "QuantizeWrapper: no BatchNorm given to fold");
+  const Conv2D::Options& c = static_cast<const Conv2D&>(layer()).options();
+  SHRINK_CHECK(c.activation == Activation::None,
+               "QuantizeWrapper: cannot fold a BatchNorm into a Conv2D with activation '{}' (it comes between them)",
+               activationName(c.activation));
+  SHRINK_CHECK(batchNorm->options().features == c.out,
+               "QuantizeWrapper: cannot fold a BatchNorm of {} features into a Conv2D of {} filters",
+               batchNorm->options().features, c.out);
+  batchNorm_ = static_cast<BatchNorm*>(&registerModule("batch_norm", std::move(batchNorm)));
+  resetWeightRanges();
 }
 
 QuantizeWrapper::~QuantizeWrapper() {
@@ -102,13 +154,60 @@ QuantizeWrapper::~QuantizeWrapper() {
 
 Variable QuantizeWrapper::forward(const Variable& x) {
   // The weight ranges follow the weights only during this wrapper's own training forward.
-  struct TrackingScope {
-    bool& flag;
-    ~TrackingScope() { flag = false; }
-  } scope{trackingWeights_};
-  trackingWeights_ = isTraining();
-  Variable y = layer().forward(x);
+  const FlagScope tracking(trackingWeights_, isTraining());
+  Variable y = batchNorm_ != nullptr ? foldedForward(x) : layer().forward(x);
   return outputQuantizer_ != nullptr ? outputQuantizer_->forward(y) : y;
+}
+
+Variable QuantizeWrapper::foldedForward(const Variable& x) {
+  auto& conv = static_cast<Conv2D&>(layer());
+  Variable bias;
+  if (isTraining()) {
+    Variable z;
+    {
+      const FlagScope floatWeights(floatWeights_, true);
+      z = conv.forward(x);
+    }
+    {
+      NoGradGuard noGrad;
+      batchNorm_->forward(z);  // moves the running statistics as the layer would
+    }
+    const Variable mean = channelMean(z);
+    const Variable var = channelMean(square(sub(z, reshape(mean, {1, z.shape()[1], 1, 1}))));
+    foldScale_ = div(batchNorm_->gamma().value(), sqrt(add(var, batchNorm_->options().epsilon)));
+    bias = foldedBias(mean, foldScale_);
+  } else {
+    foldScale_ = runningFoldScale();
+    bias = foldedBias(Variable(batchNorm_->runningMean()), foldScale_);
+  }
+  Variable y = conv2d(x, conv.weight().value(), bias, conv.opOptions());
+  foldScale_ = Variable();
+  return y;
+}
+
+Variable QuantizeWrapper::runningFoldScale() const {
+  Tensor deviation(batchNorm_->runningVar().shape());
+  deviation.array() = (batchNorm_->runningVar().array() + batchNorm_->options().epsilon).sqrt();
+  return div(batchNorm_->gamma().value(), Variable(std::move(deviation)));
+}
+
+Variable QuantizeWrapper::foldedBias(const Variable& mean, const Variable& scale) {
+  Parameter* convBias = static_cast<Conv2D&>(layer()).bias();
+  const Variable shift = convBias != nullptr ? sub(convBias->value(), mean) : neg(mean);
+  return add(batchNorm_->beta().value(), mul(shift, scale));
+}
+
+Variable QuantizeWrapper::toQuantize(const Variable& w) const {
+  if (batchNorm_ == nullptr) return w;
+  const Variable& scale = foldScale_.defined() ? foldScale_ : runningFoldScale();
+  return mul(w, reshape(scale, {w.shape()[0], 1, 1, 1}));
+}
+
+void QuantizeWrapper::resetWeightRanges() {
+  NoGradGuard noGrad;
+  const FlagScope floatWeights(floatWeights_, true);
+  for (const QuantizedWeight& w : weights_)
+    lastValueRange(toQuantize(w.parameter->value()).value(), options_.symmetricWeights, w.min->span(), w.max->span());
 }
 
 nlohmann::json QuantizeWrapper::config() const {
@@ -120,6 +219,7 @@ nlohmann::json QuantizeWrapper::config() const {
                       {"output_tracking", rangeTrackingName(options_.outputTracking)},
                       {"rounding", roundingModeName(options_.rounding)}};
   if (options_.perAxis) c["per_axis"] = *options_.perAxis;
+  if (batchNorm_ != nullptr) c["batch_norm"] = architectureOf(*batchNorm_);
   return c;
 }
 
@@ -134,11 +234,23 @@ std::unique_ptr<Module> QuantizeWrapper::fromConfig(const nlohmann::json& config
   o.outputTracking = parseRangeTracking(c.string("output_tracking", "moving_average"));
   o.rounding = parseRoundingMode(c.string("rounding", "half_up"));
   std::unique_ptr<Module> inner = buildModule(c.raw("layer"));
+  std::unique_ptr<Module> batchNorm = c.has("batch_norm") ? buildModule(c.raw("batch_norm")) : nullptr;
   c.finish();
-  return std::make_unique<QuantizeWrapper>(std::move(inner), o);
+  if (batchNorm == nullptr) return std::make_unique<QuantizeWrapper>(std::move(inner), o);
+  SHRINK_CHECK(dynamic_cast<Conv2D*>(inner.get()) != nullptr && dynamic_cast<BatchNorm*>(batchNorm.get()) != nullptr,
+               "QuantizeWrapper config: folding needs a Conv2D 'layer' and a BatchNorm 'batch_norm', got {} and {}",
+               inner->typeName(), batchNorm->typeName());
+  return std::make_unique<QuantizeWrapper>(std::unique_ptr<Conv2D>(static_cast<Conv2D*>(inner.release())),
+                                           std::unique_ptr<BatchNorm>(static_cast<BatchNorm*>(batchNorm.release())), o);
 }
 
 QuantizeWrapper::Released QuantizeWrapper::release() {
+  const bool folded = batchNorm_ != nullptr;
+  Tensor bias;
+  if (folded) {
+    NoGradGuard noGrad;
+    bias = foldedBias(Variable(batchNorm_->runningMean()), runningFoldScale()).value();
+  }
   for (size_t i = 0; i < transforms_.size(); ++i) {
     Parameter& p = *weights_[i].parameter;
     Tensor quantized;
@@ -152,10 +264,13 @@ QuantizeWrapper::Released QuantizeWrapper::release() {
   transforms_.clear();
   weights_.clear();
   outputQuantizer_ = nullptr;
-  auto children = releaseChildren();
+  batchNorm_ = nullptr;
   Released out;
-  out.layer = std::move(children[0].second);
-  if (children.size() > 1) out.outputQuantizer = std::move(children[1].second);
+  for (auto& [name, child] : releaseChildren()) {
+    if (name == "layer") out.layer = std::move(child);
+    if (name == "output_quantizer") out.outputQuantizer = std::move(child);
+  }
+  if (folded) out.layer = withBias(std::move(out.layer), std::move(bias));
   return out;
 }
 

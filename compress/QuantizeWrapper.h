@@ -10,6 +10,9 @@
 
 namespace shrink {
 
+class BatchNorm;
+class Conv2D;
+
 struct ActivationQuantizerOptions {
   int bits = 8;  ///< 2..8; the grid is asymmetric, [0, 2^bits - 1]
   RangeTracking tracking = RangeTracking::MovingAverage;
@@ -90,24 +93,41 @@ struct QuantizedWeight {
 /// - with quantizeOutput, a child "output_quantizer" (ActivationQuantizer) applied to the layer's
 ///   output.
 /// Gradients reach the weights straight through (clipped to the range). No callback is needed.
+///
+/// Batch normalisation folding (Jacob et al. 2018) for a Conv2D without fused activation followed by
+/// a BatchNorm of its channels: the wrapper also owns the BatchNorm (child "batch_norm") and
+/// quantizes the folded kernel w * s, s = gamma / sqrt(var + epsilon) per output channel, in a
+/// convolution with the folded bias:
+///   y = conv(x, fq(w s)) + beta + (b - mean) s, b the convolution's bias (or 0);
+/// - training: mean and var are the batch's, from a float pass z = conv(x, w) + b (the BatchNorm's
+///   running statistics move as the layer's would): the paper's graph, differentiated as built, so
+///   gradients reach w, b, gamma and beta also through the batch statistics;
+/// - otherwise (eval, strip): the running statistics: the convolution an int8 kernel runs after
+///   folding.
 class QuantizeWrapper : public LayerWrapper {
  public:
   using Options = QuantizeOptions;
   /// Throws std::invalid_argument when the layer declares no weights, is already a QuantizeWrapper,
   /// or the options are invalid (bits outside [2, 8], perAxis on a scalar weight).
   QuantizeWrapper(std::unique_ptr<Module> layer, Options options);
+  /// Folds `batchNorm` into `conv`. Also throws when the convolution has a fused activation or the
+  /// BatchNorm's features are not its filters.
+  QuantizeWrapper(std::unique_ptr<Conv2D> conv, std::unique_ptr<BatchNorm> batchNorm, Options options);
   ~QuantizeWrapper() override;
 
   Variable forward(const Variable& x) override;
   std::string typeName() const override { return "QuantizeWrapper"; }
-  /// {"layer": architecture of the wrapped layer, "weight_bits", "activation_bits"[, "per_axis"],
-  ///  "symmetric_weights", "quantize_output", "output_tracking", "rounding"}
+  /// {"layer": architecture of the wrapped layer[, "batch_norm": that of the folded BatchNorm],
+  ///  "weight_bits", "activation_bits"[, "per_axis"], "symmetric_weights", "quantize_output",
+  ///  "output_tracking", "rounding"}
   nlohmann::json config() const override;
   /// The inverse of config().
   static std::unique_ptr<Module> fromConfig(const nlohmann::json& config);
 
   /// Null without output quantization.
   ActivationQuantizer* outputQuantizer() { return outputQuantizer_; }
+  /// The BatchNorm folded into the convolution; null without folding.
+  BatchNorm* foldedBatchNorm() { return batchNorm_; }
   const Options& options() const { return options_; }
   const std::vector<QuantizedWeight>& quantizedWeights() const { return weights_; }
 
@@ -119,15 +139,33 @@ class QuantizeWrapper : public LayerWrapper {
   /// For strip: writes each weight's fake-quantized value (stored ranges) into its leaf, detaches
   /// the quantize transforms (earlier ones, such as a pruning mask, stay: a masked entry quantizes to
   /// exactly 0) and gives up the layer and the output quantizer. The wrapper must then be discarded.
+  /// With folding, the layer is a Conv2D with bias holding the folded kernel and bias of eval mode,
+  /// and the BatchNorm is gone.
   Released release();
 
  private:
   class WeightQuantizer;
 
+  Variable foldedForward(const Variable& x);
+  /// gamma / sqrt(running_var + epsilon), [C].
+  Variable runningFoldScale() const;
+  /// beta + (b - mean) * scale, [C]: the folded bias for a channel mean and fold scale.
+  Variable foldedBias(const Variable& mean, const Variable& scale);
+  /// The weight as the fake-quantizer sees it: w, or w * s per output channel with folding (the
+  /// scale of the current forward, else the running one).
+  Variable toQuantize(const Variable& w) const;
+  /// Sets each weight range from the weight to quantize (wrapping, folding).
+  void resetWeightRanges();
+
   Options options_;
   ActivationQuantizer* outputQuantizer_ = nullptr;
+  BatchNorm* batchNorm_ = nullptr;
   /// True only inside forward() in training mode: when the weight ranges follow the weights.
   bool trackingWeights_ = false;
+  /// True during the float pass of folding in training: the transforms pass the weights through.
+  bool floatWeights_ = false;
+  /// The fold scale of the forward under way (undefined outside forward()).
+  Variable foldScale_;
   std::vector<QuantizedWeight> weights_;
   std::vector<std::unique_ptr<WeightQuantizer>> transforms_;
 };

@@ -34,11 +34,14 @@ Variable Conv2D::forward(const Variable& x) {
     SHRINK_CHECK(s[2] >= options_.kernel.h && s[3] >= options_.kernel.w,
                  "Conv2D::forward: input {} is smaller than the {}x{} kernel with 'valid' padding", s.str(),
                  options_.kernel.h, options_.kernel.w);
-  const Conv2dOptions op{.strideH = static_cast<int>(options_.stride.h),
-                         .strideW = static_cast<int>(options_.stride.w),
-                         .padding = options_.padding};
-  Variable y = conv2d(x, weight_->value(), bias_ ? bias_->value() : Variable{}, op);
+  Variable y = conv2d(x, weight_->value(), bias_ ? bias_->value() : Variable{}, opOptions());
   return applyActivation(options_.activation, y);
+}
+
+Conv2dOptions Conv2D::opOptions() const {
+  return {.strideH = static_cast<int>(options_.stride.h),
+          .strideW = static_cast<int>(options_.stride.w),
+          .padding = options_.padding};
 }
 
 nlohmann::json Conv2D::config() const {

@@ -52,6 +52,8 @@ class Conv2D : public Module {
   /// Null without bias.
   Parameter* bias() { return bias_; }
   const Options& options() const { return options_; }
+  /// The conv2d op's options for this layer's strides and padding.
+  Conv2dOptions opOptions() const;
 
  private:
   Options options_;

@@ -74,13 +74,25 @@ Module& Sequential::add(std::unique_ptr<Module> module, std::string name) {
 Module& Sequential::insert(size_t i, std::unique_ptr<Module> module, std::string name) {
   SHRINK_CHECK(i <= layers_.size(), "Sequential::insert: index {} out of range (size {})", i, layers_.size());
   Module& m = add(std::move(module), std::move(name));
-  // Children are registered in layer order (parameter and buffer order follow it): re-register them
-  // with the newcomer, added last, moved to place i.
   auto children = releaseModules();
   std::rotate(children.begin() + static_cast<std::ptrdiff_t>(i), children.end() - 1, children.end());
+  reregister(std::move(children));
+  return m;
+}
+
+std::unique_ptr<Module> Sequential::remove(size_t i) {
+  SHRINK_CHECK(i < layers_.size(), "Sequential::remove: index {} out of range (size {})", i, layers_.size());
+  auto children = releaseModules();
+  std::unique_ptr<Module> removed = std::move(children[i].second);
+  children.erase(children.begin() + static_cast<std::ptrdiff_t>(i));
+  reregister(std::move(children));
+  return removed;
+}
+
+void Sequential::reregister(std::vector<std::pair<std::string, std::unique_ptr<Module>>> children) {
+  // Children are registered in layer order, so parameter and buffer order follow it.
   layers_.clear();
   for (auto& [n, child] : children) layers_.emplace_back(n, &registerModule(n, std::move(child)));
-  return m;
 }
 
 Module& Sequential::at(size_t i) {

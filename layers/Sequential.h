@@ -41,6 +41,8 @@ class Sequential : public Module {
   const std::string& name(size_t i) const;
   /// The index of the child named `name`; throws when there is none.
   size_t indexOf(const std::string& name) const;
+  /// Takes child i out (the children after it move down one place) and returns it.
+  std::unique_ptr<Module> remove(size_t i);
   /// Puts `module` in the place (and under the name) of child i; returns the previous child.
   std::unique_ptr<Module> replace(size_t i, std::unique_ptr<Module> module);
   /// Puts fn(child i) in the place of child i, under the same name: how a compression wrapper takes
@@ -69,6 +71,9 @@ class Sequential : public Module {
   static std::string defaultBaseName(const std::string& type);
 
  private:
+  /// Registers `children` anew, in this order, as the layers.
+  void reregister(std::vector<std::pair<std::string, std::unique_ptr<Module>>> children);
+
   std::vector<std::pair<std::string, Module*>> layers_;
 };
 

@@ -193,6 +193,44 @@ TEST(QuantizeTest, ConvNetWithBatchNormStripsToTheSamePredictions) {
     }
 }
 
+TEST(QuantizeTest, FoldedBatchNormTrainsSavesAndStripsToAConvolution) {
+  setNumThreads(1);
+  const auto data = blobs(96, 10);
+  auto model = convNet();
+  QuantizeScheme scheme;
+  scheme.foldBatchNorm = true;
+  EXPECT_EQ(quantizeModel(*model, scheme), 3);
+  EXPECT_EQ(namesOf(*model), (std::vector<std::string>{"input_quantizer", "conv2d", "re_lu", "conv2d_1",
+                                                      "batch_normalization_1", "batch_normalization_1_quantizer",
+                                                      "flatten", "dense"}))
+      << "conv2d_1 has a fused ReLU: its BatchNorm stays";
+  auto& folded = *quantizeWrappers(*model)[0].second;
+  ASSERT_NE(folded.foldedBatchNorm(), nullptr);
+  EXPECT_NE(folded.outputQuantizer(), nullptr);
+  EXPECT_EQ(quantizeWrappers(*model)[1].second->foldedBatchNorm(), nullptr);
+
+  Adam adam(model->parameters(), {.lr = 0.01f});
+  const History h = fit(*model, adam, Objective::classification(), data, {.epochs = 4, .verbose = 0});
+  EXPECT_LT(h["loss"].back(), h["loss"].front());
+  EXPECT_NE(folded.foldedBatchNorm()->runningVar()[0], 1.0f) << "running statistics moved";
+  const Tensor before = predict(*model, data);
+
+  const fs::path path = fs::temp_directory_path() / "shrink-folded.shrink";
+  saveModel(*model, path.string());
+  LoadedModel loaded = loadModel(path.string());
+  fs::remove(path);
+  EXPECT_EQ(architectureOf(*loaded.model), architectureOf(*model));
+  EXPECT_TRUE(allClose(predict(*loaded.model, data), before, 0, 0));
+
+  std::unique_ptr<Sequential> stripped = stripQuantization(*model);
+  EXPECT_EQ(namesOf(*stripped), (std::vector<std::string>{"input_quantizer", "conv2d", "conv2d_quantizer", "re_lu",
+                                                         "conv2d_1", "conv2d_1_quantizer", "batch_normalization_1",
+                                                         "batch_normalization_1_quantizer", "flatten", "dense",
+                                                         "dense_quantizer"}));
+  EXPECT_NE(static_cast<Conv2D&>(stripped->at(1)).bias(), nullptr);
+  EXPECT_TRUE(allClose(predict(*stripped, data), before, 0, 0));
+}
+
 TEST(QuantizeTest, SavedQuantizedModelLoadsWithItsRangesAndPredictsTheSame) {
   const auto data = blobs(32, 7);
   auto model = convNet();

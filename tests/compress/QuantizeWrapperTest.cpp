@@ -10,6 +10,7 @@
 #include "compress/compress.h"
 #include "core/Functions.h"
 #include "layers/layers.h"
+#include "optim/ModelFile.h"
 #include "tests/TestUtils.h"
 
 namespace shrink {
@@ -216,6 +217,144 @@ TEST(QuantizeWrapperTest, ActivationQuantizerTracksInTrainingAndQuantizesOnARang
   EXPECT_EQ(a.max(), 2.0f);
 }
 
+/// A Conv2D and a BatchNorm of its 3 filters with parameters and running statistics away from their
+/// initial values.
+struct ConvBatchNorm {
+  std::unique_ptr<Conv2D> conv;
+  std::unique_ptr<BatchNorm> batchNorm;
+};
+
+ConvBatchNorm convBatchNorm(bool bias) {
+  ConvBatchNorm p{std::make_unique<Conv2D>(Conv2DOptions{.in = 2, .out = 3, .kernel = {3, 3}, .useBias = bias, .seed = 5}),
+                  std::make_unique<BatchNorm>(BatchNorm::Options{.features = 3})};
+  if (bias) p.conv->bias()->leaf().mutableValue() = Tensor::fromVector({0.3f, -0.2f, 0.1f});
+  p.batchNorm->gamma().leaf().mutableValue() = Tensor::fromVector({1.5f, 0.7f, -0.9f});
+  p.batchNorm->beta().leaf().mutableValue() = Tensor::fromVector({0.2f, -0.4f, 0.05f});
+  p.batchNorm->runningMean() = Tensor::fromVector({0.1f, -0.3f, 0.25f});
+  p.batchNorm->runningVar() = Tensor::fromVector({0.8f, 1.7f, 0.4f});
+  return p;
+}
+
+/// w / scale per output channel of a [C, ...] kernel.
+Tensor unscaled(const Tensor& w, const Tensor& scale) {
+  Tensor out = w;
+  const int64_t inner = w.numel() / w.dim(0);
+  for (int64_t i = 0; i < w.numel(); ++i) out[i] /= scale[i / inner];
+  return out;
+}
+
+TEST(QuantizeWrapperTest, FoldedForwardInEvalEqualsConvolutionThenBatchNorm) {
+  for (bool bias : {true, false}) {
+    auto [conv, batchNorm] = convBatchNorm(bias);
+    Conv2D& c = *conv;
+    BatchNorm& bn = *batchNorm;
+    QuantizeWrapper q(std::move(conv), std::move(batchNorm), {.quantizeOutput = false});
+    q.eval();
+    const Variable x(test::uniform(Shape{4, 2, 6, 6}, 13, -2.0f, 2.0f));
+    NoGradGuard noGrad;
+    const Tensor folded = q.forward(x).value();
+    // Unfolded: the quantized folded kernel divided back by gamma / sqrt(running_var + eps), the
+    // convolution's own bias, then the BatchNorm with its running statistics.
+    Tensor scale(Shape{3});
+    for (int64_t ch = 0; ch < 3; ++ch)
+      scale[ch] = bn.gamma().leaf().value()[ch] / std::sqrt(bn.runningVar()[ch] + bn.options().epsilon);
+    const Tensor kernel = unscaled(c.weight().value().value(), scale);
+    const Variable z = conv2d(x, Variable(kernel), bias ? c.bias()->value() : Variable(), c.opOptions());
+    EXPECT_TRUE(allClose(folded, bn.forward(z).value(), 1e-5f, 0)) << (bias ? "with" : "without") << " bias";
+    // The unfolded kernel is the float one up to half a quantization step of the folded kernel.
+    const Tensor& w = c.weight().leaf().value();
+    const QuantizedWeight& qw = q.quantizedWeights()[0];
+    for (int64_t i = 0; i < w.numel(); ++i) {
+      const float step = (*qw.max)[i / 18] / 127.0f / std::fabs(scale[i / 18]);
+      EXPECT_LE(std::fabs(kernel[i] - w[i]), 0.5f * step * 1.001f) << "element " << i;
+    }
+  }
+}
+
+TEST(QuantizeWrapperTest, FoldedTrainingUsesBatchStatisticsAndMovesTheRunningOnes) {
+  auto [conv, batchNorm] = convBatchNorm(true);
+  Conv2D& c = *conv;
+  BatchNorm& bn = *batchNorm;
+  BatchNorm reference({.features = 3});
+  restoreState(reference, captureState(bn));
+  QuantizeWrapper q(std::move(conv), std::move(batchNorm), {.quantizeOutput = false});
+  q.train();
+  const Variable x(test::uniform(Shape{4, 2, 6, 6}, 14, -2.0f, 2.0f));
+  const Tensor y = q.forward(x).value();
+
+  // By hand: batch statistics of z = conv(x, w) + b (biased variance, in double), the folded
+  // kernel w * s quantized per channel on its own symmetric range, the folded bias.
+  NoGradGuard noGrad;
+  const Variable z = conv2d(x, c.weight().leaf(), c.bias()->leaf(), c.opOptions());
+  const Tensor& zv = z.value();
+  Tensor mean(Shape{3}), scale(Shape{3}), bias(Shape{3});
+  std::vector<float> mins(3), maxs(3);
+  const Tensor& gamma = bn.gamma().leaf().value();
+  for (int64_t ch = 0; ch < 3; ++ch) {
+    double s = 0, s2 = 0;
+    for (int64_t n = 0; n < 4; ++n)
+      for (int64_t k = 0; k < 16; ++k) s += zv[(n * 3 + ch) * 16 + k];
+    const double m = s / 64.0;
+    for (int64_t n = 0; n < 4; ++n)
+      for (int64_t k = 0; k < 16; ++k) s2 += std::pow(zv[(n * 3 + ch) * 16 + k] - m, 2);
+    mean[ch] = static_cast<float>(m);
+    scale[ch] = static_cast<float>(gamma[ch] / std::sqrt(s2 / 64.0 + bn.options().epsilon));
+    bias[ch] = bn.beta().leaf().value()[ch] + (c.bias()->leaf().value()[ch] - mean[ch]) * scale[ch];
+  }
+  Tensor foldedKernel = c.weight().leaf().value();
+  for (int64_t i = 0; i < foldedKernel.numel(); ++i) foldedKernel[i] *= scale[i / 18];
+  lastValueRange(foldedKernel, true, mins, maxs);
+  for (int64_t ch = 0; ch < 3; ++ch) EXPECT_NEAR((*q.quantizedWeights()[0].max)[ch], maxs[ch], 1e-5f);
+  const Tensor quantized = fakeQuant(Variable(foldedKernel), mins, maxs, {.narrowRange = true}).value();
+  const Tensor expected = conv2d(x, Variable(quantized), Variable(bias), c.opOptions()).value();
+  EXPECT_TRUE(allClose(y, expected, 1e-4f, 1e-4f));
+
+  reference.forward(z);
+  EXPECT_TRUE(allClose(bn.runningMean(), reference.runningMean(), 0, 0));
+  EXPECT_TRUE(allClose(bn.runningVar(), reference.runningVar(), 0, 0));
+}
+
+TEST(QuantizeWrapperTest, FoldedTrainingGradientsAreThoseOfConvolutionThenBatchNorm) {
+  // With the straight-through fake-quant, the folded graph is BatchNorm(conv(x, w) + b) as a
+  // function of w, b, gamma and beta: their gradients agree (the input's differs: it sees the
+  // quantized kernel).
+  auto [conv, batchNorm] = convBatchNorm(true);
+  auto plain = convBatchNorm(true);
+  Conv2D& c = *conv;
+  BatchNorm& bn = *batchNorm;
+  QuantizeWrapper q(std::move(conv), std::move(batchNorm), {.quantizeOutput = false});
+  q.train();
+  plain.batchNorm->train();
+  const Variable x(test::uniform(Shape{4, 2, 6, 6}, 15, -2.0f, 2.0f));
+  const Tensor r = test::uniform(Shape{4, 3, 4, 4}, 16);
+  sum(mul(q.forward(x), Variable(r))).backward();
+  sum(mul(plain.batchNorm->forward(plain.conv->forward(x)), Variable(r))).backward();
+  EXPECT_TRUE(allClose(c.weight().leaf().grad(), plain.conv->weight().leaf().grad(), 1e-3f, 1e-3f));
+  EXPECT_TRUE(allClose(c.bias()->leaf().grad(), plain.conv->bias()->leaf().grad(), 1e-4f, 0));
+  EXPECT_TRUE(allClose(bn.gamma().leaf().grad(), plain.batchNorm->gamma().leaf().grad(), 1e-3f, 1e-3f));
+  EXPECT_TRUE(allClose(bn.beta().leaf().grad(), plain.batchNorm->beta().leaf().grad(), 1e-4f, 1e-4f));
+}
+
+TEST(QuantizeWrapperTest, ReleasingAFoldedWrapperGivesAConvolutionWithTheFoldedBias) {
+  for (bool bias : {true, false}) {
+    auto [conv, batchNorm] = convBatchNorm(bias);
+    auto q = std::make_unique<QuantizeWrapper>(std::move(conv), std::move(batchNorm), QuantizeOptions{});
+    q->eval();
+    const Variable x(test::uniform(Shape{2, 2, 5, 5}, 17));
+    NoGradGuard noGrad;
+    const Tensor before = q->forward(x).value();
+    EXPECT_TRUE(q->config().contains("batch_norm"));
+    QuantizeWrapper::Released parts = q->release();
+    q.reset();
+    auto& plain = static_cast<Conv2D&>(*parts.layer);
+    ASSERT_NE(plain.bias(), nullptr);
+    plain.eval();
+    parts.outputQuantizer->eval();
+    EXPECT_TRUE(allClose(parts.outputQuantizer->forward(plain.forward(x)).value(), before, 0, 0))
+        << (bias ? "with" : "without") << " bias";
+  }
+}
+
 TEST(QuantizeWrapperTest, BadLayersAndOptionsAreClearErrors) {
   EXPECT_NE(messageOf([] { QuantizeWrapper(std::make_unique<ReLU>(), {}); }).find("'ReLU' has no weights to quantize"),
             std::string::npos);
@@ -228,6 +367,17 @@ TEST(QuantizeWrapperTest, BadLayersAndOptionsAreClearErrors) {
   EXPECT_NE(messageOf([] { QuantizeWrapper(dense(), {.activationBits = 1}); }).find("activationBits"),
             std::string::npos);
   EXPECT_NE(messageOf([] { ActivationQuantizer({.bits = 12}); }).find("got 12"), std::string::npos);
+  EXPECT_NE(messageOf([] {
+              QuantizeWrapper(std::make_unique<Conv2D>(Conv2DOptions{.in = 1, .out = 2, .kernel = {3, 3},
+                                                                     .activation = Activation::ReLU}),
+                              std::make_unique<BatchNorm>(BatchNorm::Options{.features = 2}), {});
+            }).find("cannot fold a BatchNorm into a Conv2D with activation 'relu'"),
+            std::string::npos);
+  EXPECT_NE(messageOf([] {
+              QuantizeWrapper(std::make_unique<Conv2D>(Conv2DOptions{.in = 1, .out = 2, .kernel = {3, 3}}),
+                              std::make_unique<BatchNorm>(BatchNorm::Options{.features = 3}), {});
+            }).find("BatchNorm of 3 features into a Conv2D of 2 filters"),
+            std::string::npos);
 }
 
 }  // namespace

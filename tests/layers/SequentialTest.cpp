@@ -104,7 +104,7 @@ TEST(SequentialTest, ReplaceKeepsTheNameAndReturnsThePrevious) {
   EXPECT_TRUE(contains(invalidArgumentMessage([&] { s.replace(0, nullptr); }), "null module"));
 }
 
-TEST(SequentialTest, InsertPutsALayerInPlaceWithRegistryOrderFollowing) {
+TEST(SequentialTest, InsertAndRemoveKeepTheRegistryInLayerOrder) {
   Sequential s;
   s.add<Dense>({.in = 3, .out = 4, .seed = 1});
   s.add<Dense>({.in = 4, .out = 2, .seed = 2});
@@ -127,6 +127,13 @@ TEST(SequentialTest, InsertPutsALayerInPlaceWithRegistryOrderFollowing) {
   EXPECT_TRUE(contains(invalidArgumentMessage([&] { s.insert(0, std::make_unique<Tanh>(), "dense"); }),
                        "'dense' already exists"));
   EXPECT_EQ(s.size(), 5u);
+
+  std::unique_ptr<Module> removed = s.remove(2);
+  EXPECT_EQ(removed.get(), &bn);
+  EXPECT_EQ(namesOf(s), (std::vector<std::string>{"input_relu", "dense", "dense_1", "tanh"}));
+  EXPECT_EQ(s.namedParameters()[2].first, "dense_1.weight");
+  EXPECT_TRUE(allClose(s.forward(x).value(), tanh(s.at(2).forward(s.at(1).forward(relu(x)))).value(), 0, 0));
+  EXPECT_TRUE(contains(invalidArgumentMessage([&] { s.remove(4); }), "out of range"));
 }
 
 TEST(SequentialTest, TrainAndEvalReachEveryChild) {
