@@ -24,9 +24,7 @@ int stripPruningInPlace(Sequential& model) {
 
 std::unique_ptr<Sequential> stripPruning(const Sequential& model) {
   registerCompressionTypes();
-  std::unique_ptr<Module> copy = buildModule(architectureOf(model));
-  restoreState(*copy, captureState(model));
-  copy->train(model.isTraining());
+  std::unique_ptr<Module> copy = cloneModel(model);
   auto* seq = dynamic_cast<Sequential*>(copy.get());
   SHRINK_ASSERT(seq != nullptr, "stripPruning: the copy of a Sequential is a {}", copy->typeName());
   copy.release();

@@ -1,8 +1,10 @@
 #pragma once
 
 // Everything of the compression library: schedules, masks, the pruning wrapper and its callbacks,
-// strip, cost reports and scalar logs.
+// strip, structured pruning and physical removal, the lottery ticket, cost reports and scalar logs.
+#include "compress/ChannelScores.h"
 #include "compress/EventWriter.h"
+#include "compress/LotteryTicket.h"
 #include "compress/Masks.h"
 #include "compress/Prune.h"
 #include "compress/PruneLowMagnitude.h"
@@ -10,4 +12,6 @@
 #include "compress/Report.h"
 #include "compress/ScalarLog.h"
 #include "compress/Schedule.h"
+#include "compress/Shrink.h"
 #include "compress/Strip.h"
+#include "compress/StructuredPruning.h"
