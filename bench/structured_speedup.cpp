@@ -2,17 +2,17 @@
 // 50% of the filters of each Conv2D (L1) and 50% of the units of the hidden Dense (L2) are pruned
 // by StructuredPruner, then shrinkStructured() rebuilds the smaller layers. Both models run in eval
 // mode without a graph (a forward on one [1, 1, 28, 28] image, what predict() does per batch).
-// Rounds alternate between the two models (the order flips every round) so that machine noise
-// hits both alike; every call is timed and the medians are compared.
+// compareLatency() alternates the two models round by round; every call is timed and the medians
+// are compared.
 //
 // Usage: structured_speedup [threads=1] [rounds=30] [calls_per_round=20]
 #include <algorithm>
-#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <vector>
 
 #include "apps/models/Models.h"
+#include "compress/Report.h"
 #include "compress/Shrink.h"
 #include "compress/StructuredPruning.h"
 #include "core/Random.h"
@@ -21,21 +21,6 @@
 using namespace shrink;
 
 namespace {
-
-using Clock = std::chrono::steady_clock;
-
-double timeCall(Sequential& model, const Variable& x) {
-  const auto t0 = Clock::now();
-  Variable y = model(x);
-  const auto t1 = Clock::now();
-  if (y.numel() != 10) std::abort();
-  return std::chrono::duration<double, std::micro>(t1 - t0).count();
-}
-
-double percentile(std::vector<double> v, double q) {
-  std::sort(v.begin(), v.end());
-  return v[static_cast<size_t>(q * double(v.size() - 1) + 0.5)];
-}
 
 float maxAbsDiff(const Tensor& a, const Tensor& b) {
   float m = 0;
@@ -80,26 +65,12 @@ int main(int argc, char** argv) {
   std::printf("parameters: %lld -> %lld (%.2fx fewer)\n", (long long)result.paramsBefore,
               (long long)result.paramsAfter, double(result.paramsBefore) / double(result.paramsAfter));
 
-  const Variable x(image);
-  for (int i = 0; i < 20; ++i) {
-    timeCall(*dense, x);
-    timeCall(*pruned, x);
-  }
-  std::vector<double> before, after;
-  for (int r = 0; r < rounds; ++r) {
-    for (int half = 0; half < 2; ++half) {
-      const bool denseTurn = (half == 0) == (r % 2 == 0);
-      Sequential& m = denseTurn ? *dense : *pruned;
-      std::vector<double>& out = denseTurn ? before : after;
-      for (int c = 0; c < calls; ++c) out.push_back(timeCall(m, x));
-    }
-  }
-  const double medBefore = percentile(before, 0.5), medAfter = percentile(after, 0.5);
+  const LatencyComparison t = compareLatency(*dense, *pruned, image, rounds, calls);
   std::printf("batch-1 latency, %d thread(s), %d alternating rounds x %d calls:\n", threads, rounds, calls);
-  std::printf("  before: median %8.1f us  (p10 %8.1f, p90 %8.1f)\n", medBefore, percentile(before, 0.1),
-              percentile(before, 0.9));
-  std::printf("  after:  median %8.1f us  (p10 %8.1f, p90 %8.1f)\n", medAfter, percentile(after, 0.1),
-              percentile(after, 0.9));
-  std::printf("  speedup (median before / median after): %.2fx\n", medBefore / medAfter);
+  std::printf("  before: median %8.1f us  (p10 %8.1f, p90 %8.1f)\n", 1e6 * t.firstMedian, 1e6 * quantile(t.first, 0.1),
+              1e6 * quantile(t.first, 0.9));
+  std::printf("  after:  median %8.1f us  (p10 %8.1f, p90 %8.1f)\n", 1e6 * t.secondMedian,
+              1e6 * quantile(t.second, 0.1), 1e6 * quantile(t.second, 0.9));
+  std::printf("  speedup (median before / median after): %.2fx\n", t.speedup);
   return 0;
 }

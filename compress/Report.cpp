@@ -67,17 +67,26 @@ SizeReport measureSizes(const Module& model, int level) {
   return s;
 }
 
+/// Puts a model in eval mode and restores every module's own flag (parents first, so mixed modes
+/// come back as they were) when it goes out of scope.
+class EvalModeScope {
+ public:
+  explicit EvalModeScope(Module& model) {
+    model.visit([&](Module& m) { modes_.emplace_back(&m, m.isTraining()); });
+    model.eval();
+  }
+  ~EvalModeScope() {
+    for (auto& [m, on] : modes_) m->train(on);
+  }
+  EvalModeScope(const EvalModeScope&) = delete;
+  EvalModeScope& operator=(const EvalModeScope&) = delete;
+
+ private:
+  std::vector<std::pair<Module*, bool>> modes_;
+};
+
 std::vector<LatencyReport> measureLatency(Module& model, const ReportOptions& o) {
-  // Every module's own flag, parents first, so restoring in this order reproduces mixed modes.
-  std::vector<std::pair<Module*, bool>> modes;
-  model.visit([&](Module& m) { modes.emplace_back(&m, m.isTraining()); });
-  struct Restore {
-    std::vector<std::pair<Module*, bool>>& modes;
-    ~Restore() {
-      for (auto& [m, on] : modes) m->train(on);
-    }
-  } restore{modes};
-  model.eval();
+  EvalModeScope evalMode(model);
   NoGradGuard noGrad;
 
   std::vector<LatencyReport> out;
@@ -257,6 +266,40 @@ nlohmann::json toJson(const ModelReport& r) {
                               {"sample_seconds", l.sampleSeconds}});
   }
   return j;
+}
+
+double quantile(std::vector<double> values, double q) {
+  SHRINK_CHECK(!values.empty(), "quantile: no values");
+  SHRINK_CHECK(q >= 0 && q <= 1, "quantile: q must be in [0, 1], got {}", q);
+  const auto k = static_cast<size_t>(q * static_cast<double>(values.size() - 1) + 0.5);
+  std::nth_element(values.begin(), values.begin() + static_cast<std::ptrdiff_t>(k), values.end());
+  return values[k];
+}
+
+LatencyComparison compareLatency(Module& a, Module& b, const Tensor& input, int rounds, int callsPerRound,
+                                 int warmup) {
+  SHRINK_CHECK(rounds >= 1, "compareLatency: rounds must be >= 1, got {}", rounds);
+  SHRINK_CHECK(callsPerRound >= 1, "compareLatency: callsPerRound must be >= 1, got {}", callsPerRound);
+  SHRINK_CHECK(warmup >= 0, "compareLatency: warmup must be >= 0, got {}", warmup);
+  EvalModeScope evalA(a), evalB(b);
+  NoGradGuard noGrad;
+  const Variable x(input);
+  auto timed = [&x](Module& m) {
+    const auto start = std::chrono::steady_clock::now();
+    m(x);
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  };
+  for (int i = 0; i < warmup; ++i) timed(a), timed(b);
+  LatencyComparison c;
+  for (int r = 0; r < rounds; ++r)
+    for (int half = 0; half < 2; ++half) {
+      const bool firstTurn = (half == 0) == (r % 2 == 0);
+      for (int i = 0; i < callsPerRound; ++i) (firstTurn ? c.first : c.second).push_back(timed(firstTurn ? a : b));
+    }
+  c.firstMedian = quantile(c.first, 0.5);
+  c.secondMedian = quantile(c.second, 0.5);
+  c.speedup = c.firstMedian / c.secondMedian;
+  return c;
 }
 
 }  // namespace shrink

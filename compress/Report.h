@@ -8,6 +8,7 @@
 
 #include "core/Module.h"
 #include "core/Shape.h"
+#include "core/Tensor.h"
 
 namespace shrink {
 
@@ -101,6 +102,24 @@ std::string formatReport(const ModelReport& report);
 /// {"weights": [...], "layers": [...], "total": {...}[, "sizes": {...}][, "latency": [...]]}; keys
 /// are snake_case; an infinite compression ratio is written as null.
 nlohmann::json toJson(const ModelReport& report);
+
+/// Per-call latencies of two models on the same input, timed in alternating rounds (the order flips
+/// every round) so that machine noise hits both alike. Both run in eval mode without a graph; their
+/// modes are restored afterwards.
+struct LatencyComparison {
+  std::vector<double> first;   ///< seconds per call of `a`
+  std::vector<double> second;  ///< seconds per call of `b`
+  double firstMedian = 0;
+  double secondMedian = 0;
+  double speedup = 0;  ///< firstMedian / secondMedian
+};
+/// `rounds` x `callsPerRound` timed calls of each model after `warmup` untimed calls of each; all
+/// three must be >= 1 (warmup >= 0), else std::invalid_argument.
+LatencyComparison compareLatency(Module& a, Module& b, const Tensor& input, int rounds = 30, int callsPerRound = 20,
+                                 int warmup = 20);
+
+/// The q-quantile (q in [0, 1], nearest rank) of non-empty `values`.
+double quantile(std::vector<double> values, double q);
 
 /// The gzip stream (RFC 1952, as written by `gzip -<level>`) of `bytes`; level in [0, 9].
 std::vector<uint8_t> gzipBytes(const std::vector<uint8_t>& bytes, int level = 9);

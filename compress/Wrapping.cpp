@@ -4,7 +4,6 @@
 
 #include "compress/PruneLowMagnitude.h"
 #include "core/Check.h"
-#include "layers/Registry.h"
 #include "optim/ModelFile.h"
 
 namespace shrink {
@@ -81,9 +80,7 @@ const Module& layerNamed(const Sequential& model, const std::string& name, const
 
 std::unique_ptr<Sequential> copyModel(const Sequential& model) {
   registerCompressionTypes();
-  std::unique_ptr<Module> copy = buildModule(architectureOf(model));
-  restoreState(*copy, captureState(model));
-  copy->train(model.isTraining());
+  std::unique_ptr<Module> copy = cloneModel(model);
   auto* seq = dynamic_cast<Sequential*>(copy.get());
   SHRINK_ASSERT(seq != nullptr, "copyModel: the copy of a Sequential is a {}", copy->typeName());
   copy.release();

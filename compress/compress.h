@@ -1,9 +1,12 @@
 #pragma once
 
 // Everything of the compression library: schedules, masks, the pruning wrapper and its callbacks,
-// fake quantization and the quantization wrappers, strip, cost reports and scalar logs.
+// strip, structured pruning and physical removal, the lottery ticket, fake quantization and the
+// quantization wrappers, cost reports and scalar logs.
+#include "compress/ChannelScores.h"
 #include "compress/EventWriter.h"
 #include "compress/FakeQuant.h"
+#include "compress/LotteryTicket.h"
 #include "compress/Masks.h"
 #include "compress/Prune.h"
 #include "compress/PruneLowMagnitude.h"
@@ -13,4 +16,6 @@
 #include "compress/Report.h"
 #include "compress/ScalarLog.h"
 #include "compress/Schedule.h"
+#include "compress/Shrink.h"
 #include "compress/Strip.h"
+#include "compress/StructuredPruning.h"

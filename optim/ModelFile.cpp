@@ -27,6 +27,13 @@ void restoreState(Module& model, const ModelState& state) {
   for (size_t i = 0; i < buffers.size(); ++i) *buffers[i].second = state.buffers[i];
 }
 
+std::unique_ptr<Module> cloneModel(const Module& model) {
+  std::unique_ptr<Module> copy = buildModule(architectureOf(model));
+  restoreState(*copy, captureState(model));
+  copy->train(model.isTraining());
+  return copy;
+}
+
 Archive modelArchive(const Module& model, const SaveOptions& options) {
   Archive a;
   a.meta()["kind"] = "shrink-model";

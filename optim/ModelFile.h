@@ -20,6 +20,9 @@ struct ModelState {
 ModelState captureState(const Module& model);
 /// Puts back a state captured from the same architecture.
 void restoreState(Module& model, const ModelState& state);
+/// A deep copy: the same architecture, parameter and buffer values, and mode. Wrapper types
+/// (compression) must be registered, as for loadModel.
+std::unique_ptr<Module> cloneModel(const Module& model);
 
 /// What saveModel writes besides the model itself.
 struct SaveOptions {

@@ -246,12 +246,6 @@ std::vector<std::string> sweepLayers(Sequential& model, const SweepArgs& a) {
   return chosen;
 }
 
-std::unique_ptr<Module> cloneModel(const Module& model) {
-  std::unique_ptr<Module> copy = buildModule(architectureOf(model));
-  restoreState(*copy, captureState(model));
-  return copy;
-}
-
 /// One-shot pruning of `copy` at `level`; returns the sparsity of the pruned kernels, measured.
 double pruneOnce(Sequential& copy, const SweepArgs& a, const std::vector<std::string>& layers, double level) {
   if (a.kind == "weight") {
@@ -304,7 +298,9 @@ void runSweep(const SweepArgs& a) {
     table.emplace_back(fmt::format("k = {:.2f}", level),
                        fmt::format("{} {} (sparsity {:.2f}%)", metric, metricText(l, d), 100 * sparsity));
   };
-  record(0.0, pruneOnce(model, {.kind = "weight"}, layers, 0.0), testLogs(model, d));
+  SweepArgs unpruned = a;
+  unpruned.kind = "weight";
+  record(0.0, pruneOnce(model, unpruned, layers, 0.0), testLogs(model, d));
   for (double level : a.levels) {
     std::unique_ptr<Module> copy = cloneModel(model);
     Sequential& seq = static_cast<Sequential&>(*copy);

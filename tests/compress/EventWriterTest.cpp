@@ -13,6 +13,7 @@
 
 #include "compress/EventWriter.h"
 #include "tests/TestUtils.h"
+#include "tests/compress/TensorBoardReader.h"
 
 namespace shrink {
 namespace {
@@ -121,31 +122,9 @@ TEST(EventWriterTest, WritersSharingADirectoryGetTheirOwnFiles) {
   EXPECT_EQ(rb.size(), 2u);
 }
 
-/// The venv python with TensorBoard installed (creating the venv and installing it when needed), or
-/// "" with `why` set when that is impossible here.
-std::string tensorboardPython(std::string& why) {
-  const char* home = std::getenv("HOME");
-  const fs::path venv = fs::path(home ? home : "/root") / ".cache" / "shrink-venv";
-  const std::string py = (venv / "bin" / "python").string();
-  const std::string log = (fs::temp_directory_path() / "shrink_event_writer_test" / "pip.log").string();
-  fs::create_directories(fs::path(log).parent_path());
-  if (!fs::exists(py) && std::system(("python3 -m venv '" + venv.string() + "' > '" + log + "' 2>&1").c_str()) != 0) {
-    why = "cannot create a Python venv at " + venv.string() + " (see " + log + ")";
-    return "";
-  }
-  const std::string probe = "'" + py + "' -c 'import tensorboard' > /dev/null 2>&1";
-  if (std::system(probe.c_str()) == 0) return py;
-  if (std::system(("'" + py + "' -m pip install -q tensorboard > '" + log + "' 2>&1").c_str()) != 0 ||
-      std::system(probe.c_str()) != 0) {
-    why = "cannot pip install tensorboard into " + venv.string() + " (see " + log + ")";
-    return "";
-  }
-  return py;
-}
-
 TEST(EventWriterTest, TensorBoardReadsTheScalarsBack) {
   std::string why;
-  const std::string py = tensorboardPython(why);
+  const std::string py = test::tensorboardPython(why);
   if (py.empty()) GTEST_SKIP() << "TensorBoard is not available: " << why;
 
   const fs::path dir = freshDir("tensorboard");
@@ -156,23 +135,9 @@ TEST(EventWriterTest, TensorBoardReadsTheScalarsBack) {
   }
   w.flush();  // read while the writer is still open, as TensorBoard does during training
 
-  const fs::path script = dir.parent_path() / "read_events.py";
-  std::ofstream(script) << "import json, sys\n"
-                           "from tensorboard.backend.event_processing import event_accumulator as ea\n"
-                           "acc = ea.EventAccumulator(sys.argv[1], size_guidance={ea.SCALARS: 0})\n"
-                           "acc.Reload()\n"
-                           "tags = sorted(acc.Tags()['scalars'])\n"
-                           "print(json.dumps({'file_version': acc.file_version, 'tags': tags,\n"
-                           "  'scalars': {t: [[e.step, e.value] for e in acc.Scalars(t)] for t in tags}}))\n";
-  const fs::path err = dir.parent_path() / "read_events.err";
-  const std::string cmd = "'" + py + "' '" + script.string() + "' '" + dir.string() + "' 2> '" + err.string() + "'";
-  std::string out;
-  if (FILE* p = popen(cmd.c_str(), "r")) {
-    char buf[4096];
-    while (size_t n = std::fread(buf, 1, sizeof(buf), p)) out.append(buf, n);
-    ASSERT_EQ(pclose(p), 0) << "the reader failed:\n" << readAll(err);
-  }
-  const nlohmann::json j = nlohmann::json::parse(out);
+  std::string error;
+  const nlohmann::json j = test::readTensorBoardScalars(py, dir.string(), error);
+  ASSERT_TRUE(error.empty()) << error;
   EXPECT_EQ(j["file_version"], 2.0);  // the accumulator parses "brain.Event:2"
   EXPECT_EQ(j["tags"], nlohmann::json({"loss", "prune_low_magnitude_dense/sparsity"}));
   const auto& sparsity = j["scalars"]["prune_low_magnitude_dense/sparsity"];

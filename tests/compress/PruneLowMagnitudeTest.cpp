@@ -74,7 +74,9 @@ TEST(PruneLowMagnitudeTest, MaskedWeightsStayExactlyZeroThroughAdamTraining) {
       const Tensor& leaf = p.parameter->leaf().value();
       const Tensor& mask = *p.mask;
       for (int64_t i = 0; i < leaf.numel(); ++i)
-        if (mask[i] == 0.0f) ASSERT_EQ(leaf[i], 0.0f) << name << " entry " << i << " revived";
+        if (mask[i] == 0.0f) {
+          ASSERT_EQ(leaf[i], 0.0f) << name << " entry " << i << " revived";
+        }
       // The last update (step 50) was at the final sparsity: exactly keptCount survivors.
       EXPECT_EQ(leaf.numel() - zeros(leaf), keptCount(leaf.numel(), 0.8)) << name;
     }
