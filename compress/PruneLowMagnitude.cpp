@@ -4,6 +4,7 @@
 #include <mutex>
 #include <stdexcept>
 
+#include "compress/QuantNoise.h"
 #include "compress/QuantizeWrapper.h"
 #include "compress/Wrapping.h"
 #include "core/Check.h"
@@ -198,6 +199,7 @@ void registerCompressionTypes() {
   std::call_once(once, [] {
     registerModuleType("PruneLowMagnitude", makePruneLowMagnitude);
     registerModuleType("QuantizeWrapper", QuantizeWrapper::fromConfig);
+    registerModuleType("QuantNoiseWrapper", QuantNoiseWrapper::fromConfig);
     registerModuleType("ActivationQuantizer", ActivationQuantizer::fromConfig);
   });
 }

@@ -14,18 +14,6 @@ namespace shrink {
 
 namespace {
 
-/// Sets a flag for the lifetime of the scope, clears it after.
-class FlagScope {
- public:
-  FlagScope(bool& flag, bool on) : flag_(flag) { flag_ = on; }
-  ~FlagScope() { flag_ = false; }
-  FlagScope(const FlagScope&) = delete;
-  FlagScope& operator=(const FlagScope&) = delete;
-
- private:
-  bool& flag_;
-};
-
 /// The mean of each channel of an NCHW tensor over N, H and W: [C].
 Variable channelMean(const Variable& z) { return mean(mean(mean(z, 3), 2), 0); }
 

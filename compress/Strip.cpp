@@ -3,6 +3,7 @@
 #include <functional>
 
 #include "compress/PruneLowMagnitude.h"
+#include "compress/QuantNoise.h"
 #include "compress/QuantizeWrapper.h"
 #include "compress/Wrapping.h"
 
@@ -46,6 +47,12 @@ int stripQuantizationInPlace(Sequential& model) {
       seq.insert(i + 1, std::move(outputQuantizer), seq.name(i) + "_quantizer");
       ++i;
     }
+  });
+}
+
+int stripQuantNoiseInPlace(Sequential& model) {
+  return stripEvery<QuantNoiseWrapper>(model, [](Sequential& seq, size_t& i) {
+    seq.wrap(i, [](std::unique_ptr<Module>& wrapper) { return static_cast<QuantNoiseWrapper&>(*wrapper).releaseLayer(); });
   });
 }
 

@@ -22,6 +22,11 @@ std::unique_ptr<Sequential> stripPruning(const Sequential& model);
 /// Pruning wrappers stay. Returns the number of wrappers removed.
 int stripQuantizationInPlace(Sequential& model);
 
+/// Every QuantNoiseWrapper of `model` (nested Sequentials included) is replaced by its layer, whose
+/// weights take their evaluation value: fully quantized for scalar noise, unchanged for block noise.
+/// Returns the number of wrappers removed.
+int stripQuantNoiseInPlace(Sequential& model);
+
 /// A copy of `model` with its quantization wrappers stripped; `model` itself is left as it is.
 std::unique_ptr<Sequential> stripQuantization(const Sequential& model);
 

@@ -35,6 +35,19 @@ class LayerWrapper : public Module {
   const char* type_;
 };
 
+/// Sets a flag for the lifetime of the scope, clears it after: a wrapper's transforms behave
+/// differently during the wrapper's own forward.
+class FlagScope {
+ public:
+  FlagScope(bool& flag, bool on) : flag_(flag) { flag_ = on; }
+  ~FlagScope() { flag_ = false; }
+  FlagScope(const FlagScope&) = delete;
+  FlagScope& operator=(const FlagScope&) = delete;
+
+ private:
+  bool& flag_;
+};
+
 /// A weight a wrapper transforms: its name inside the wrapped layer ("weight") and the parameter.
 struct NamedWeight {
   std::string name;

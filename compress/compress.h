@@ -11,6 +11,7 @@
 #include "compress/Prune.h"
 #include "compress/PruneLowMagnitude.h"
 #include "compress/PruningCallbacks.h"
+#include "compress/QuantNoise.h"
 #include "compress/Quantize.h"
 #include "compress/QuantizeWrapper.h"
 #include "compress/Report.h"
