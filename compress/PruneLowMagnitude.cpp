@@ -42,7 +42,7 @@ class PruneLowMagnitude::MaskTransform : public WeightTransform {
 
   Variable apply(const Variable& weight) const override {
     const Tensor* mask = mask_;
-    Tensor out(weight.shape());
+    Tensor out = Tensor::uninitialized(weight.shape());
     out.array() = weight.value().array() * mask->array();
     // The mask is a buffer of the wrapper; masks change only between training steps, never between
     // a forward and its backward.
@@ -50,7 +50,7 @@ class PruneLowMagnitude::MaskTransform : public WeightTransform {
         std::move(out), {weight},
         [mask](std::vector<Variable>& in, const Tensor& gradOut, const Tensor&) {
           if (!in[0].requiresGrad()) return;
-          Tensor g(gradOut.shape());
+          Tensor g = Tensor::uninitialized(gradOut.shape());
           g.array() = gradOut.array() * mask->array();
           in[0].addGrad(std::move(g));
         },

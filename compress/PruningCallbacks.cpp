@@ -1,11 +1,15 @@
 #include "compress/PruningCallbacks.h"
 
 #include <filesystem>
+#include <typeinfo>
+#include <unordered_map>
 
 #include "compress/EventWriter.h"
 #include "compress/ScalarLog.h"
 #include "compress/Wrapping.h"
 #include "core/Check.h"
+#include "optim/Adam.h"
+#include "optim/SGD.h"
 
 namespace shrink {
 
@@ -76,10 +80,67 @@ void UpdatePruningStep::finishStep(Module& model) {
   for (const auto& entry : pruneWrappers(model)) entry.second->applyMasks();
 }
 
-void UpdatePruningStep::onTrainBegin(TrainContext& context) { start(context.model); }
-void UpdatePruningStep::onBatchBegin(TrainContext& context) { advance(context.model); }
-void UpdatePruningStep::onBatchEnd(TrainContext& context) { finishStep(context.model); }
+namespace {
+
+/// Whether the optimizer's update leaves an entry at exactly zero when its value, gradient and state
+/// are zero: true of Adam, AdamW and SGD (any momentum, Nesterov, weight decay), whose updates are
+/// elementwise products of those; subclasses may change the update, so only these exact types.
+bool keepsZeroEntriesAtZero(const Optimizer& optimizer) {
+  const std::type_info& t = typeid(optimizer);
+  return t == typeid(Adam) || t == typeid(AdamW) || t == typeid(SGD);
+}
+
+/// Zeroes the optimizer's per-parameter state tensors ("<slot>/<parameter index>", OptimizerState)
+/// at the entries the masks of `wrappers` prune.
+void zeroPrunedState(Optimizer& optimizer, const std::vector<PruneLowMagnitude*>& wrappers) {
+  std::unordered_map<const Parameter*, const Tensor*> maskOf;
+  for (PruneLowMagnitude* w : wrappers)
+    for (const PrunedWeight& p : w->prunedWeights()) maskOf[p.parameter] = p.mask;
+  std::unordered_map<std::string, const Tensor*> maskOfIndex;
+  const std::vector<Parameter*>& params = optimizer.parameters();
+  for (size_t i = 0; i < params.size(); ++i)
+    if (const auto it = maskOf.find(params[i]); it != maskOf.end()) maskOfIndex[std::to_string(i)] = it->second;
+  if (maskOfIndex.empty()) return;
+  OptimizerState state = optimizer.exportState();
+  for (auto& [name, tensor] : state.tensors)
+    if (const auto it = maskOfIndex.find(name.substr(name.rfind('/') + 1)); it != maskOfIndex.end())
+      tensor.array() *= it->second->array();
+  optimizer.importState(state);
+}
+
+}  // namespace
+
+void UpdatePruningStep::onTrainBegin(TrainContext& context) {
+  start(context.model);
+  finishStep(context.model);
+  wrappers_.clear();
+  for (const auto& entry : pruneWrappers(context.model)) wrappers_.push_back(entry.second);
+  maskVersions_.assign(wrappers_.size(), -1);
+  remaskEveryStep_ = !keepsZeroEntriesAtZero(context.optimizer);
+  zeroStateOfChangedMasks(context.optimizer);
+}
+
+void UpdatePruningStep::onBatchBegin(TrainContext& context) {
+  advance(context.model);
+  zeroStateOfChangedMasks(context.optimizer);
+}
+
+void UpdatePruningStep::onBatchEnd(TrainContext& context) {
+  if (remaskEveryStep_) finishStep(context.model);
+}
+
 void UpdatePruningStep::onEpochEnd(TrainContext& context) { finishStep(context.model); }
+
+void UpdatePruningStep::zeroStateOfChangedMasks(Optimizer& optimizer) {
+  if (remaskEveryStep_) return;
+  std::vector<PruneLowMagnitude*> changed;
+  for (size_t i = 0; i < wrappers_.size(); ++i) {
+    if (wrappers_[i]->maskVersion() == maskVersions_[i]) continue;
+    maskVersions_[i] = wrappers_[i]->maskVersion();
+    changed.push_back(wrappers_[i]);
+  }
+  if (!changed.empty()) zeroPrunedState(optimizer, changed);
+}
 
 PruningSummaries::PruningSummaries(const std::string& logDir) {
   std::error_code ec;

@@ -18,6 +18,13 @@ Tensor::Tensor(Shape shape, std::vector<float> values) : shape_(std::move(shape)
   data_.assign(values.begin(), values.end());
 }
 
+Tensor Tensor::uninitialized(Shape shape) {
+  Tensor t;
+  t.data_.resize(static_cast<size_t>(shape.numel()));
+  t.shape_ = std::move(shape);
+  return t;
+}
+
 Tensor Tensor::fromVector(const std::vector<float>& values) {
   return Tensor(Shape{static_cast<int64_t>(values.size())}, values);
 }

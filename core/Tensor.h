@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <new>
 #include <span>
+#include <utility>
 #include <vector>
 
 #include <Eigen/Core>
@@ -27,6 +28,17 @@ struct AlignedAllocator {
     return static_cast<T*>(p);
   }
   void deallocate(T* p, size_t) { std::free(p); }
+  /// Default-initialises (leaves a float uninitialised) where std::allocator would value-initialise
+  /// (zero it): resize() does not write memory its caller overwrites anyway. Every other
+  /// construction (fill, copy) is unchanged.
+  template <class U>
+  void construct(U* p) noexcept {
+    ::new (static_cast<void*>(p)) U;
+  }
+  template <class U, class... Args>
+  void construct(U* p, Args&&... args) {
+    ::new (static_cast<void*>(p)) U(std::forward<Args>(args)...);
+  }
   template <class U>
   bool operator==(const AlignedAllocator<U>&) const { return true; }
 };
@@ -53,6 +65,9 @@ class Tensor {
   static Tensor ones(Shape shape) { return Tensor(std::move(shape), 1.0f); }
   static Tensor full(Shape shape, float v) { return Tensor(std::move(shape), v); }
   static Tensor scalar(float v) { return Tensor(Shape{}, v); }
+  /// A tensor of `shape` whose values are not initialised: for results that write every element
+  /// before anything reads one (saves the zero-filling pass of `Tensor(shape)`).
+  static Tensor uninitialized(Shape shape);
   /// A 1-D tensor of `values`.
   static Tensor fromVector(const std::vector<float>& values);
 

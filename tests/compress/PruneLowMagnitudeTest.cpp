@@ -1,7 +1,10 @@
 // The pruning wrapper, UpdatePruningStep, strip and model-level wrapping, on small models trained
 // for a few hundred steps at most.
+#include <algorithm>
 #include <filesystem>
 #include <memory>
+#include <string>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -81,6 +84,96 @@ TEST(PruneLowMagnitudeTest, MaskedWeightsStayExactlyZeroThroughAdamTraining) {
       EXPECT_EQ(leaf.numel() - zeros(leaf), keptCount(leaf.numel(), 0.8)) << name;
     }
   }
+}
+
+/// Counts, after every optimizer step (pass it after UpdatePruningStep), the masked entries of the
+/// pruned weights that are not exactly zero.
+class CountRevivedAfterEveryStep : public Callback {
+ public:
+  void onBatchEnd(TrainContext& context) override {
+    ++steps;
+    for (const auto& [name, w] : pruneWrappers(context.model))
+      for (const PrunedWeight& p : w->prunedWeights())
+        for (int64_t i = 0; i < p.mask->numel(); ++i)
+          revived += (*p.mask)[i] == 0.0f && p.parameter->leaf().value()[i] != 0.0f ? 1 : 0;
+  }
+  int64_t steps = 0;
+  int64_t revived = 0;
+};
+
+/// An optimizer UpdatePruningStep does not know: it moves every entry, whatever its gradient.
+class DriftingSGD : public Optimizer {
+ public:
+  explicit DriftingSGD(std::vector<Parameter*> params) : Optimizer(std::move(params), 0.01f) {}
+  OptimizerState exportState() const override { return makeState("drifting-sgd", {}); }
+  void importState(const OptimizerState& state) override {
+    restoreState(state, "drifting-sgd", {}, {}, [](const nlohmann::json&) {});
+  }
+
+ protected:
+  void update() override {
+    for (size_t i = 0; i < parameters().size(); ++i) {
+      if (!active(i)) continue;
+      Variable& leaf = parameters()[i]->leaf();
+      leaf.mutableValue().array() -= lr() * (leaf.grad().array() + 0.01f);
+    }
+  }
+};
+
+/// Trains mlp() wrapped with a PolynomialDecay schedule with `optimizer` over its parameters and
+/// returns the counts of the check.
+template <class MakeOptimizer>
+CountRevivedAfterEveryStep trainCountingRevived(Sequential& model, MakeOptimizer makeOptimizer) {
+  auto data = data::makeFriedman1({.nSamples = 256, .seed = 7});
+  pruneLowMagnitude(model, polynomial(0.3, 0.8, 0, 40, 5));
+  auto optimizer = makeOptimizer(model.parameters());
+  UpdatePruningStep step;
+  CountRevivedAfterEveryStep check;
+  fit(model, *optimizer, Objective::regression(), data, {.epochs = 8, .batchSize = 32, .verbose = 0}, {&step, &check});
+  return check;
+}
+
+TEST(PruneLowMagnitudeTest, PrunedEntriesAreZeroAfterEveryStepWithEveryOptimizer) {
+  setNumThreads(1);
+  using Params = std::vector<Parameter*>;
+  auto adam = mlp(), adamw = mlp(), sgd = mlp(), drifting = mlp();
+  std::unique_ptr<Adam> adamOptimizer;
+  const CountRevivedAfterEveryStep counts[] = {
+      trainCountingRevived(*adam,
+                           [&](Params p) {
+                             adamOptimizer = std::make_unique<Adam>(std::move(p), AdamOptions{.lr = 0.01f});
+                             return adamOptimizer.get();
+                           }),
+      trainCountingRevived(*adamw, [](Params p) { return std::make_unique<AdamW>(std::move(p)); }),
+      trainCountingRevived(*sgd,
+                           [](Params p) {
+                             return std::make_unique<SGD>(
+                                 std::move(p), SGDOptions{.momentum = 0.9f, .nesterov = true, .weightDecay = 1e-3f});
+                           }),
+      trainCountingRevived(*drifting, [](Params p) { return std::make_unique<DriftingSGD>(std::move(p)); })};
+  for (const CountRevivedAfterEveryStep& c : counts) {
+    EXPECT_EQ(c.steps, 64);
+    EXPECT_EQ(c.revived, 0);
+  }
+  EXPECT_NEAR(pruneWrappers(*drifting)[0].second->sparsity(), 0.8, 0.01);
+
+  // Adam's moments are exactly zero at the pruned entries (so they cannot drift into denormals).
+  const OptimizerState state = adamOptimizer->exportState();
+  const std::vector<Parameter*> params = adam->parameters();
+  int64_t checked = 0;
+  for (const auto& [name, w] : pruneWrappers(*adam)) {
+    const PrunedWeight& p = w->prunedWeights()[0];
+    const size_t index = static_cast<size_t>(std::find(params.begin(), params.end(), p.parameter) - params.begin());
+    for (const auto& [slot, tensor] : state.tensors) {
+      if (slot != "m/" + std::to_string(index) && slot != "v/" + std::to_string(index)) continue;
+      for (int64_t i = 0; i < tensor.numel(); ++i)
+        if ((*p.mask)[i] == 0.0f) {
+          ASSERT_EQ(tensor[i], 0.0f) << name << " " << slot << " entry " << i;
+          ++checked;
+        }
+    }
+  }
+  EXPECT_GT(checked, 0);
 }
 
 TEST(PruneLowMagnitudeTest, GlobalScopeUsesOneThresholdAcrossLayers) {

@@ -15,6 +15,18 @@ TEST(TensorTest, ShapeAndAccess) {
   EXPECT_EQ(reinterpret_cast<uintptr_t>(t.data()) % 64, 0u);
 }
 
+TEST(TensorTest, UninitializedHasTheShapeAndAlignedWritableStorage) {
+  Tensor t = Tensor::uninitialized(Shape{3, 5});
+  EXPECT_EQ(t.shape(), (Shape{3, 5}));
+  EXPECT_EQ(t.numel(), 15);
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(t.data()) % 64, 0u);
+  t.fill(2.0f);
+  EXPECT_EQ(t.at({2, 4}), 2.0f);
+  // The constructors still initialise.
+  EXPECT_EQ(Tensor(Shape{4})[3], 0.0f);
+  EXPECT_EQ(Tensor::uninitialized(Shape{0}).numel(), 0);
+}
+
 TEST(TensorTest, ReshapeInfersAndRejects) {
   Tensor t(Shape{2, 3, 4});
   EXPECT_EQ(t.reshaped({-1, 4}).shape(), (Shape{6, 4}));

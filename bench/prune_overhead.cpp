@@ -1,0 +1,148 @@
+// The cost of pruning while training: one epoch of lenet300 on Fashion-MNIST (Adam, batch 128,
+// 469 steps), dense vs every Dense wrapped in PruneLowMagnitude under PolynomialDecay(0.5 -> 0.9,
+// steps 0 -> 400, masks recomputed every 100 steps) with UpdatePruningStep. Before each pruned
+// epoch the pruning step is set back to 0, so every timed pruned epoch runs the same schedule: four
+// mask updates, plus the mask transform in every forward/backward and the re-masking after every
+// optimizer step. Epochs alternate between the two models (the order flips every round) after one
+// untimed epoch each; the medians of wall time are compared (and of process CPU time, which a busy
+// machine disturbs less when running on one thread). Target: pruned / dense <= 1.10.
+//
+// Usage: prune_overhead [threads=1] [rounds=7] [results.json=bench/results/prune_overhead.json]
+//        [data-dir=/usr/share/datasets/fashion-mnist]
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "apps/models/Models.h"
+#include "compress/compress.h"
+#include "core/Threads.h"
+#include "datasets/datasets.h"
+#include "optim/optim.h"
+
+using namespace shrink;
+
+namespace {
+
+constexpr int64_t kBatchSize = 128;
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  const size_t n = v.size();
+  return n % 2 == 1 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+/// Wall and CPU seconds of one training epoch, appended to `times`.
+struct Times {
+  std::vector<double> wall, cpu;
+};
+
+void timeEpoch(Sequential& model, Optimizer& optimizer, const data::Dataset& train, uint64_t seed,
+               const std::vector<Callback*>& callbacks, Times& times) {
+  const auto t0 = std::chrono::steady_clock::now();
+  const std::clock_t c0 = std::clock();
+  fit(model, optimizer, Objective::classification(), train,
+      {.epochs = 1, .batchSize = kBatchSize, .seed = seed, .verbose = 0}, callbacks);
+  times.cpu.push_back(double(std::clock() - c0) / CLOCKS_PER_SEC);
+  times.wall.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+}
+
+void printTimes(const char* label, const Times& t) {
+  std::printf("  %-7s wall median %.3f s (min %.3f, max %.3f), CPU median %.3f s\n", label, median(t.wall),
+              *std::min_element(t.wall.begin(), t.wall.end()), *std::max_element(t.wall.begin(), t.wall.end()),
+              median(t.cpu));
+}
+
+void restartSchedule(Sequential& model) {
+  for (auto& [name, w] : pruneWrappers(model)) w->setStep(0);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const int threads = argc > 1 ? std::atoi(argv[1]) : 1;
+  const int rounds = argc > 2 ? std::atoi(argv[2]) : 7;
+  const std::string out = argc > 3 ? argv[3] : "bench/results/prune_overhead.json";
+  const std::filesystem::path dir = argc > 4 ? std::filesystem::path(argv[4]) : data::defaultFashionMnistDir();
+  if (threads < 1 || rounds < 1) {
+    std::fprintf(stderr, "usage: prune_overhead [threads>=1] [rounds>=1] [results.json] [data-dir]\n");
+    return 2;
+  }
+  setNumThreads(threads);
+  data::TensorDataset train;
+  try {
+    train = data::loadMnist(dir, data::Split::Train, {});
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "prune_overhead: %s\n", e.what());
+    return 1;
+  }
+
+  auto denseModel = models::build("lenet300", 42);
+  auto prunedModel = models::build("lenet300", 42);
+  pruneLowMagnitude(*prunedModel, {.schedule = std::make_shared<PolynomialDecay>(PolynomialDecay::Options{
+                                  .initialSparsity = 0.5, .finalSparsity = 0.9, .beginStep = 0, .endStep = 400})});
+  Adam denseAdam(denseModel->trainableParameters());
+  Adam prunedAdam(prunedModel->trainableParameters());
+  UpdatePruningStep step;
+
+  Times warmup, dense, pruned;
+  timeEpoch(*denseModel, denseAdam, train, 0, {}, warmup);
+  timeEpoch(*prunedModel, prunedAdam, train, 0, {&step}, warmup);
+  for (int r = 0; r < rounds; ++r) {
+    for (int half = 0; half < 2; ++half) {
+      const uint64_t seed = static_cast<uint64_t>(r + 1);
+      if ((half == 0) == (r % 2 == 0)) {
+        timeEpoch(*denseModel, denseAdam, train, seed, {}, dense);
+      } else {
+        restartSchedule(*prunedModel);
+        timeEpoch(*prunedModel, prunedAdam, train, seed, {&step}, pruned);
+      }
+    }
+  }
+  const double sparsity = report(*prunedModel, {.sizes = false}).prunableSparsity;
+  const double ratio = median(pruned.wall) / median(dense.wall);
+  const double cpuRatio = median(pruned.cpu) / median(dense.cpu);
+  std::printf("lenet300, Fashion-MNIST, one epoch (%lld samples, batch %lld), %d thread(s), %d alternating rounds:\n",
+              static_cast<long long>(train.size()), static_cast<long long>(kBatchSize), threads, rounds);
+  printTimes("dense:", dense);
+  printTimes("pruned:", pruned);
+  std::printf("  kernel sparsity after a pruned epoch: %.2f%%\n", 100 * sparsity);
+  std::printf("  pruned / dense: wall %.3fx, CPU %.3fx (target <= 1.10x)\n", ratio, cpuRatio);
+
+  const nlohmann::json j{{"model", "lenet300"},
+                         {"dataset", "fashion-mnist"},
+                         {"batch_size", kBatchSize},
+                         {"threads", threads},
+                         {"rounds", rounds},
+                         {"schedule", pruningScheduleToJson(*pruneWrappers(*prunedModel).front().second->options().schedule)},
+                         {"statistic", "median over rounds of one epoch's wall time (and process CPU time)"},
+                         {"dense_seconds", median(dense.wall)},
+                         {"pruned_seconds", median(pruned.wall)},
+                         {"ratio", ratio},
+                         {"dense_cpu_seconds", median(dense.cpu)},
+                         {"pruned_cpu_seconds", median(pruned.cpu)},
+                         {"cpu_ratio", cpuRatio},
+                         {"target_ratio", 1.10},
+                         {"meets_target", ratio <= 1.10},
+                         {"dense_runs", dense.wall},
+                         {"pruned_runs", pruned.wall},
+                         {"dense_cpu_runs", dense.cpu},
+                         {"pruned_cpu_runs", pruned.cpu}};
+  std::filesystem::path outPath(out);
+  if (outPath.has_parent_path()) std::filesystem::create_directories(outPath.parent_path());
+  std::ofstream file(outPath);
+  file << j.dump(2) << '\n';
+  if (!file) {
+    std::fprintf(stderr, "prune_overhead: cannot write %s\n", out.c_str());
+    return 1;
+  }
+  std::printf("written to %s\n", out.c_str());
+  return 0;
+}
