@@ -155,7 +155,12 @@ void PruneLowMagnitude::setMask(size_t i, Tensor mask, float threshold) {
 
 void PruneLowMagnitude::applyMasks() {
   NoGradGuard noGrad;
-  for (PrunedWeight& w : weights_) w.parameter->leaf().mutableValue().array() *= w.mask->array();
+  // select rather than multiply: a negative weight times 0 is -0, whose bytes differ from +0's and
+  // so cost compression in saved models.
+  for (PrunedWeight& w : weights_) {
+    ArrayMap leaf = w.parameter->leaf().mutableValue().array();
+    leaf = (w.mask->array() != 0.0f).select(leaf, 0.0f);
+  }
 }
 
 double PruneLowMagnitude::sparsity() const {

@@ -84,7 +84,7 @@ class PruneLowMagnitude : public LayerWrapper {
   void updateMasks(double sparsity);
   /// Sets the mask of weight i (e.g. from a global threshold); shapes must match.
   void setMask(size_t i, Tensor mask, float threshold);
-  /// leaf <- leaf * mask for every pruned weight, without a graph.
+  /// leaf <- leaf * mask for every pruned weight, without a graph; pruned entries become +0.
   void applyMasks();
   /// Fraction of zeros of the masked weights, all pruned weights together.
   double sparsity() const;

@@ -1,6 +1,7 @@
 // The pruning wrapper, UpdatePruningStep, strip and model-level wrapping, on small models trained
 // for a few hundred steps at most.
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -79,6 +80,7 @@ TEST(PruneLowMagnitudeTest, MaskedWeightsStayExactlyZeroThroughAdamTraining) {
       for (int64_t i = 0; i < leaf.numel(); ++i)
         if (mask[i] == 0.0f) {
           ASSERT_EQ(leaf[i], 0.0f) << name << " entry " << i << " revived";
+          ASSERT_FALSE(std::signbit(leaf[i])) << name << " entry " << i << " is -0, which compresses worse";
         }
       // The last update (step 50) was at the final sparsity: exactly keptCount survivors.
       EXPECT_EQ(leaf.numel() - zeros(leaf), keptCount(leaf.numel(), 0.8)) << name;
