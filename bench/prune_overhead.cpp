@@ -2,8 +2,8 @@
 // 469 steps), dense vs every Dense wrapped in PruneLowMagnitude under PolynomialDecay(0.5 -> 0.9,
 // steps 0 -> 400, masks recomputed every 100 steps) with UpdatePruningStep. Before each pruned
 // epoch the pruning step is set back to 0, so every timed pruned epoch runs the same schedule: four
-// mask updates, plus the mask transform in every forward/backward and the re-masking after every
-// optimizer step. Epochs alternate between the two models (the order flips every round) after one
+// mask updates, plus the re-masking of the kernels after every optimizer step (training forwards
+// read the masked kernels as they are). Epochs alternate between the two models (the order flips every round) after one
 // untimed epoch each; the medians of wall time are compared (also: of process CPU time, which a busy
 // machine disturbs less on one thread, and the median of each round's pruned / dense ratio, in which
 // slow drifts of the machine's load cancel). Target: pruned / dense <= 1.10.

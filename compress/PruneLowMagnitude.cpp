@@ -35,12 +35,16 @@ BlockPooling parseBlockPooling(const std::string& name) {
   throw std::invalid_argument(fmt::format("block pooling must be 'avg' or 'max', got '{}'", name));
 }
 
-/// value = weight * mask; the gradient reaching the weight is masked the same way.
+/// value = weight * mask; the gradient reaching the weight is masked the same way. Passes the
+/// weight through unchanged while the wrapper trains on leaves that are kept masked.
 class PruneLowMagnitude::MaskTransform : public WeightTransform {
  public:
   explicit MaskTransform(const Tensor* mask) : mask_(mask) {}
 
+  void setPassThrough(bool on) { passThrough_ = on; }
+
   Variable apply(const Variable& weight) const override {
+    if (passThrough_) return weight;
     const Tensor* mask = mask_;
     Tensor out = Tensor::uninitialized(weight.shape());
     out.array() = weight.value().array() * mask->array();
@@ -48,11 +52,10 @@ class PruneLowMagnitude::MaskTransform : public WeightTransform {
     // a forward and its backward.
     return Variable::fromOp(
         std::move(out), {weight},
-        [mask](std::vector<Variable>& in, const Tensor& gradOut, const Tensor&) {
+        [mask](std::vector<Variable>& in, Tensor& gradOut, const Tensor&) {
           if (!in[0].requiresGrad()) return;
-          Tensor g = Tensor::uninitialized(gradOut.shape());
-          g.array() = gradOut.array() * mask->array();
-          in[0].addGrad(std::move(g));
+          gradOut.array() *= mask->array();  // the output's gradient is ours to reuse
+          in[0].addGrad(std::move(gradOut));
         },
         "pruneMask");
   }
@@ -60,6 +63,7 @@ class PruneLowMagnitude::MaskTransform : public WeightTransform {
 
  private:
   const Tensor* mask_;
+  bool passThrough_ = false;
 };
 
 PruneLowMagnitude::PruneLowMagnitude(std::unique_ptr<Module> layer, Options options)
@@ -106,6 +110,7 @@ Variable PruneLowMagnitude::forward(const Variable& x) {
     throw std::logic_error(
         "PruneLowMagnitude: pruning step not set; pass UpdatePruningStep to fit() (or call its hooks in a custom "
         "training loop)");
+  for (auto& t : transforms_) t->setPassThrough(leavesMasked_ && isTraining());
   return layer().forward(x);
 }
 
@@ -153,6 +158,12 @@ void PruneLowMagnitude::setMask(size_t i, Tensor mask, float threshold) {
   ++maskVersion_;
 }
 
+void PruneLowMagnitude::setLeavesMasked(bool on) {
+  leavesMasked_ = on;
+  if (!on)
+    for (auto& t : transforms_) t->setPassThrough(false);
+}
+
 void PruneLowMagnitude::applyMasks() {
   NoGradGuard noGrad;
   // select rather than multiply: a negative weight times 0 is -0, whose bytes differ from +0's and
@@ -163,14 +174,22 @@ void PruneLowMagnitude::applyMasks() {
   }
 }
 
+int64_t maskedZeros(const PrunedWeight& weight) {
+  const Tensor& leaf = weight.parameter->leaf().value();
+  int64_t zeros = 0;
+  for (int64_t i = 0; i < leaf.numel(); ++i) zeros += (*weight.mask)[i] == 0.0f || leaf[i] == 0.0f ? 1 : 0;
+  return zeros;
+}
+
+bool PruneLowMagnitude::updatesMasksAt(int64_t step) const {
+  if (options_.nOfMN != 0) return step == 1;
+  return options_.schedule->at(step).update;
+}
+
 double PruneLowMagnitude::sparsity() const {
-  NoGradGuard noGrad;
   int64_t zeros = 0, total = 0;
-  for (const PrunedWeight& w : weights_) {
-    const Tensor v = w.parameter->value().value();
-    for (float x : v) zeros += x == 0.0f ? 1 : 0;
-    total += v.numel();
-  }
+  for (const PrunedWeight& w : weights_) zeros += maskedZeros(w);
+  for (const PrunedWeight& w : weights_) total += w.mask->numel();
   return total == 0 ? 0.0 : static_cast<double>(zeros) / static_cast<double>(total);
 }
 

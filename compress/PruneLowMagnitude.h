@@ -45,15 +45,22 @@ struct PrunedWeight {
   Tensor* threshold;  ///< shape [1]
 };
 
+/// Zeros of leaf * mask, counted without forming the product.
+int64_t maskedZeros(const PrunedWeight& weight);
+
 /// tfmot's prune_low_magnitude wrapper. Owns the wrapped layer (child "layer") and, for each weight
 /// the layer declares through compressibleWeights(), a mask buffer "<name>_mask" (ones at first)
 /// and a threshold buffer "<name>_threshold"; plus the pruning step, buffer "step" (-1 until
 /// UpdatePruningStep starts training; stored as float, so exact up to 2^24 = 16.7M steps).
 ///
-/// The layer reads each weight through a mask transform, value = leaf * mask, so pruned entries
-/// get zero gradient; UpdatePruningStep also multiplies the leaves by their masks after every
-/// optimizer step, so Adam's moments cannot revive pruned weights and saved models are exactly as
-/// sparse as their masks. Wrapping keeps the layer's weights; the masks start dense.
+/// The layer reads each weight through a mask transform, value = leaf * mask (pruned entries get
+/// zero gradient). While UpdatePruningStep drives training, it keeps the leaves themselves masked
+/// before every forward (leaf <- leaf * mask, as tfmot does), so training forwards read the leaves
+/// as they are: no mask product in the forward or the backward, gradients reach every entry as in
+/// tfmot, and whatever the optimizer does to a pruned entry is undone before the next forward,
+/// except that a mask update sees it (so a pruned weight whose one-step update beats the threshold
+/// regrows, as in tfmot). Saved models are exactly as sparse as their masks. Wrapping keeps the
+/// layer's weights; the masks start dense.
 class PruneLowMagnitude : public LayerWrapper {
  public:
   using Options = PruneOptions;
@@ -86,6 +93,15 @@ class PruneLowMagnitude : public LayerWrapper {
   void setMask(size_t i, Tensor mask, float threshold);
   /// leaf <- leaf * mask for every pruned weight, without a graph; pruned entries become +0.
   void applyMasks();
+  /// Whether the masks are recomputed at pruning step `step` (the schedule's decision; N:M masks
+  /// only at step 1).
+  bool updatesMasksAt(int64_t step) const;
+  /// Promises (on) that the leaves hold zeros wherever the masks do, for every training-mode forward
+  /// until turned off: those forwards then skip the mask product. UpdatePruningStep turns it on for
+  /// the length of training and keeps the promise by re-masking after every step. Eval-mode forwards
+  /// (validation) still multiply by the masks; so does everything once it is turned off.
+  void setLeavesMasked(bool on);
+  bool leavesMasked() const { return leavesMasked_; }
   /// Fraction of zeros of the masked weights, all pruned weights together.
   double sparsity() const;
   /// Counts mask changes (updateMasks, setMask) in this process, so observers such as
@@ -102,6 +118,7 @@ class PruneLowMagnitude : public LayerWrapper {
   Options options_;
   Tensor* step_ = nullptr;
   int64_t maskVersion_ = 0;
+  bool leavesMasked_ = false;
   std::vector<PrunedWeight> weights_;
   std::vector<std::unique_ptr<MaskTransform>> transforms_;
 };

@@ -1,15 +1,7 @@
 #include "compress/PruningCallbacks.h"
 
-#include <filesystem>
-#include <typeinfo>
-#include <unordered_map>
-
-#include "compress/EventWriter.h"
-#include "compress/ScalarLog.h"
 #include "compress/Wrapping.h"
 #include "core/Check.h"
-#include "optim/Adam.h"
-#include "optim/SGD.h"
 
 namespace shrink {
 
@@ -37,6 +29,8 @@ void UpdatePruningStep::start(Module& model) {
   const PruneLowMagnitude* firstGlobal = nullptr;
   for (const auto& [name, w] : wrappers) {
     if (w->step() < 0) w->setStep(0);
+    w->applyMasks();
+    w->setLeavesMasked(true);
     if (w->options().scope != PruneScope::Global) continue;
     if (firstGlobal == nullptr) {
       firstGlobal = w;
@@ -58,15 +52,9 @@ void UpdatePruningStep::advance(Module& model) {
       global.push_back(w);
       continue;
     }
-    // The leaves are already masked (finishStep); only a new mask needs applying.
-    if (w->options().nOfMN != 0) {
-      if (w->step() != 1) continue;
-      w->updateMasks(0.0);
-    } else if (const PruneDecision d = w->options().schedule->at(w->step()); d.update) {
-      w->updateMasks(d.sparsity);
-    } else {
-      continue;
-    }
+    // The leaves are already masked (finishStep) unless the masks change now.
+    if (!w->updatesMasksAt(w->step())) continue;
+    w->updateMasks(w->options().nOfMN != 0 ? 0.0 : w->options().schedule->at(w->step()).sparsity);
     w->applyMasks();
   }
   if (global.empty()) return;
@@ -77,122 +65,30 @@ void UpdatePruningStep::advance(Module& model) {
 }
 
 void UpdatePruningStep::finishStep(Module& model) {
-  for (const auto& entry : pruneWrappers(model)) entry.second->applyMasks();
+  // Before a mask update the leaves stay as the optimizer left them: the update ranks them so (and
+  // then masks them), as tfmot's does.
+  for (const auto& [name, w] : pruneWrappers(model))
+    if (!w->updatesMasksAt(w->step() + 1)) w->applyMasks();
 }
 
-namespace {
-
-/// Whether the optimizer's update leaves an entry at exactly zero when its value, gradient and state
-/// are zero: true of Adam, AdamW and SGD (any momentum, Nesterov, weight decay), whose updates are
-/// elementwise products of those; subclasses may change the update, so only these exact types.
-bool keepsZeroEntriesAtZero(const Optimizer& optimizer) {
-  const std::type_info& t = typeid(optimizer);
-  return t == typeid(Adam) || t == typeid(AdamW) || t == typeid(SGD);
-}
-
-/// Zeroes the optimizer's per-parameter state tensors ("<slot>/<parameter index>", OptimizerState)
-/// at the entries the masks of `wrappers` prune.
-void zeroPrunedState(Optimizer& optimizer, const std::vector<PruneLowMagnitude*>& wrappers) {
-  std::unordered_map<const Parameter*, const Tensor*> maskOf;
-  for (PruneLowMagnitude* w : wrappers)
-    for (const PrunedWeight& p : w->prunedWeights()) maskOf[p.parameter] = p.mask;
-  std::unordered_map<std::string, const Tensor*> maskOfIndex;
-  const std::vector<Parameter*>& params = optimizer.parameters();
-  for (size_t i = 0; i < params.size(); ++i)
-    if (const auto it = maskOf.find(params[i]); it != maskOf.end()) maskOfIndex[std::to_string(i)] = it->second;
-  if (maskOfIndex.empty()) return;
-  OptimizerState state = optimizer.exportState();
-  for (auto& [name, tensor] : state.tensors)
-    if (const auto it = maskOfIndex.find(name.substr(name.rfind('/') + 1)); it != maskOfIndex.end())
-      tensor.array() *= it->second->array();
-  optimizer.importState(state);
-}
-
-}  // namespace
-
-void UpdatePruningStep::onTrainBegin(TrainContext& context) {
-  start(context.model);
-  finishStep(context.model);
-  wrappers_.clear();
-  for (const auto& entry : pruneWrappers(context.model)) wrappers_.push_back(entry.second);
-  maskVersions_.assign(wrappers_.size(), -1);
-  remaskEveryStep_ = !keepsZeroEntriesAtZero(context.optimizer);
-  zeroStateOfChangedMasks(context.optimizer);
-}
-
-void UpdatePruningStep::onBatchBegin(TrainContext& context) {
-  advance(context.model);
-  zeroStateOfChangedMasks(context.optimizer);
-}
-
-void UpdatePruningStep::onBatchEnd(TrainContext& context) {
-  if (remaskEveryStep_) finishStep(context.model);
-}
-
-void UpdatePruningStep::onEpochEnd(TrainContext& context) { finishStep(context.model); }
-
-void UpdatePruningStep::zeroStateOfChangedMasks(Optimizer& optimizer) {
-  if (remaskEveryStep_) return;
-  std::vector<PruneLowMagnitude*> changed;
-  for (size_t i = 0; i < wrappers_.size(); ++i) {
-    if (wrappers_[i]->maskVersion() == maskVersions_[i]) continue;
-    maskVersions_[i] = wrappers_[i]->maskVersion();
-    changed.push_back(wrappers_[i]);
-  }
-  if (!changed.empty()) zeroPrunedState(optimizer, changed);
-}
-
-PruningSummaries::PruningSummaries(const std::string& logDir) {
-  std::error_code ec;
-  std::filesystem::create_directories(logDir, ec);
-  if (ec || !std::filesystem::is_directory(logDir))
-    throw std::runtime_error(fmt::format("PruningSummaries: cannot create the log directory '{}': {}", logDir,
-                                         ec ? ec.message() : "not a directory"));
-  loggers_.push_back(std::make_unique<EventWriter>((std::filesystem::path(logDir) / "metrics").string()));
-  loggers_.push_back(std::make_unique<ScalarCsvLog>((std::filesystem::path(logDir) / "pruning.csv").string()));
-}
-
-PruningSummaries::~PruningSummaries() = default;
-
-void PruningSummaries::log(const std::string& layer, const PruneLowMagnitude& wrapper) {
-  NoGradGuard noGrad;
-  for (const PrunedWeight& p : wrapper.prunedWeights()) {
-    const Tensor value = p.parameter->value().value();
-    int64_t zeros = 0;
-    for (float x : value) zeros += x == 0.0f ? 1 : 0;
-    const double sparsity = static_cast<double>(zeros) / static_cast<double>(value.numel());
-    const std::string tag = fmt::format("{}/{}", layer.empty() ? "model" : layer, p.name);
-    for (auto& logger : loggers_) {
-      logger->addScalar(tag + "/sparsity", sparsity, wrapper.step());
-      logger->addScalar(tag + "/threshold", (*p.threshold)[0], wrapper.step());
-    }
+void UpdatePruningStep::end(Module& model) {
+  for (const auto& entry : pruneWrappers(model)) {
+    entry.second->applyMasks();
+    entry.second->setLeavesMasked(false);
   }
 }
 
-void PruningSummaries::onTrainBegin(TrainContext& context) {
-  wrappers_ = pruneWrappers(context.model);
-  seenVersions_.clear();
-  for (const auto& [name, w] : wrappers_) {
-    seenVersions_.push_back(w->maskVersion());
-    log(name, *w);
-  }
-  for (auto& logger : loggers_) logger->flush();
+void UpdatePruningStep::onTrainBegin(TrainContext& context) { start(context.model); }
+
+void UpdatePruningStep::onBatchBegin(TrainContext& context) { advance(context.model); }
+
+void UpdatePruningStep::onBatchEnd(TrainContext& context) { finishStep(context.model); }
+
+void UpdatePruningStep::onEpochEnd(TrainContext& context) {
+  // Whatever comes next, checkpoints written at epoch end hold sparse weights.
+  for (const auto& entry : pruneWrappers(context.model)) entry.second->applyMasks();
 }
 
-void PruningSummaries::onBatchEnd(TrainContext&) {
-  bool wrote = false;
-  for (size_t i = 0; i < wrappers_.size(); ++i) {
-    if (wrappers_[i].second->maskVersion() == seenVersions_[i]) continue;
-    seenVersions_[i] = wrappers_[i].second->maskVersion();
-    log(wrappers_[i].first, *wrappers_[i].second);
-    wrote = true;
-  }
-  if (wrote)
-    for (auto& logger : loggers_) logger->flush();
-}
-
-void PruningSummaries::onTrainEnd(TrainContext&) {
-  for (auto& logger : loggers_) logger->flush();
-}
+void UpdatePruningStep::onTrainEnd(TrainContext& context) { end(context.model); }
 
 }  // namespace shrink

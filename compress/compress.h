@@ -19,4 +19,5 @@
 #include "compress/Schedule.h"
 #include "compress/Shrink.h"
 #include "compress/Strip.h"
+#include "compress/Summaries.h"
 #include "compress/StructuredPruning.h"

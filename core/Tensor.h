@@ -9,25 +9,21 @@
 
 #include <Eigen/Core>
 
+#include "core/BlockCache.h"
 #include "core/Shape.h"
 
 namespace shrink {
 
 namespace detail {
-/// 64-byte aligned allocation, so kernels may use aligned AVX loads on tensor data.
+/// 64-byte aligned allocation (large blocks recycled through the block cache), so kernels may use aligned AVX loads on tensor data.
 template <class T>
 struct AlignedAllocator {
   using value_type = T;
   AlignedAllocator() = default;
   template <class U>
   AlignedAllocator(const AlignedAllocator<U>&) {}
-  T* allocate(size_t n) {
-    const size_t bytes = ((n * sizeof(T) + 63) / 64) * 64;
-    void* p = std::aligned_alloc(64, bytes == 0 ? 64 : bytes);
-    if (!p) throw std::bad_alloc();
-    return static_cast<T*>(p);
-  }
-  void deallocate(T* p, size_t) { std::free(p); }
+  T* allocate(size_t n) { return static_cast<T*>(allocateBlock(n * sizeof(T))); }
+  void deallocate(T* p, size_t n) noexcept { freeBlock(p, n * sizeof(T)); }
   /// Default-initialises (leaves a float uninitialised) where std::allocator would value-initialise
   /// (zero it): resize() does not write memory its caller overwrites anyway. Every other
   /// construction (fill, copy) is unchanged.

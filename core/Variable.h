@@ -13,8 +13,10 @@ class Variable;
 /// The backward of one op: given the op's inputs, the gradient of the loss with respect to the
 /// op's output, and the output's value, *accumulate* into the gradients of the inputs that require
 /// them (`inputs[i].requiresGrad()`), with `addGrad` or in place through `gradBuffer()`.
-using BackwardFn =
-    std::function<void(std::vector<Variable>& inputs, const Tensor& gradOut, const Tensor& out)>;
+/// `gradOut` is the output's own gradient buffer, released right after the call: a backward may
+/// overwrite it or move it into an input's gradient instead of allocating one (a lambda taking
+/// `const Tensor&` binds too).
+using BackwardFn = std::function<void(std::vector<Variable>& inputs, Tensor& gradOut, const Tensor& out)>;
 
 namespace detail {
 struct Node {

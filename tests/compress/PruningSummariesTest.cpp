@@ -1,4 +1,5 @@
-// PruningSummaries: what it logs, when, and that TensorBoard reads it back.
+// CompressionSummaries (PruningSummaries): what it logs, when, and that TensorBoard reads it back.
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -131,6 +132,59 @@ TEST(PruningSummariesErrors, AnUnusableLogDirectoryIsNamed) {
   } catch (const std::runtime_error& e) {
     EXPECT_NE(std::string(e.what()).find(bad), std::string::npos) << e.what();
   }
+}
+
+
+TEST(QuantizationSummariesTest, RangesAndScalesEveryPeriodStepsAndAtTheEnd) {
+  setNumThreads(1);
+  const fs::path dir = fs::temp_directory_path() / "shrink_quantization_summaries_test";
+  fs::remove_all(dir);
+  Sequential model;
+  model.add<Dense>({.in = 10, .out = 16, .activation = Activation::ReLU, .seed = 1});
+  model.add<Dense>({.in = 16, .out = 1, .seed = 2});
+  quantizeModel(model);
+  // 160 samples, batch 32: 5 steps an epoch, 15 in all; ranges logged at steps 0, 4, 8, 12 and 15.
+  auto data = data::makeFriedman1({.nSamples = 160, .seed = 5});
+  Adam adam(model.parameters(), {.lr = 0.01f});
+  CompressionSummaries summaries(dir.string(), {.rangePeriod = 4});
+  fit(model, adam, Objective::regression(), data, {.epochs = 3, .batchSize = 32, .verbose = 0}, {&summaries});
+
+  const auto rows = readCsv(dir / "quantization.csv");
+  const std::vector<int64_t> steps{0, 4, 8, 12, 15};
+  auto expectLast = [&](const std::string& tag, double value) {
+    ASSERT_TRUE(rows.count(tag)) << tag << " missing";
+    const auto& series = rows.at(tag);
+    ASSERT_EQ(series.size(), steps.size()) << tag;
+    for (size_t i = 0; i < steps.size(); ++i) EXPECT_EQ(series[i].step, steps[i]) << tag;
+    EXPECT_FLOAT_EQ(series.back().value, value) << tag << ": the last row is the model's state";
+  };
+  const auto wrappers = quantizeWrappers(model);
+  ASSERT_EQ(wrappers.size(), 2u);
+  for (const auto& [name, w] : wrappers) {
+    const QuantizedWeight& q = w->quantizedWeights()[0];
+    const std::string tag = name + "/" + q.name;
+    expectLast(tag + "/min", (*q.min)[0]);
+    expectLast(tag + "/max", (*q.max)[0]);
+    expectLast(tag + "/scale", nudgedGrid((*q.min)[0], (*q.max)[0], {.bits = 8, .narrowRange = true}).scale);
+    // Symmetric int8 weights: 254 steps across [-m, m].
+    EXPECT_NEAR(rows.at(tag + "/scale").back().value, 2 * (*q.max)[0] / 254.0, 1e-7) << tag;
+  }
+  const auto activations = modulesOfType<ActivationQuantizer>(model);
+  ASSERT_EQ(activations.size(), 3u);  // the input and the two outputs
+  for (const auto& [name, a] : activations) {
+    const float lo = std::min(a->min(), 0.0f), hi = std::max(a->max(), 0.0f);
+    expectLast(name + "/min", lo);
+    expectLast(name + "/max", hi);
+    expectLast(name + "/scale", (hi - lo) / 255.0f);
+    // The moving average left [-6, 6] as training went on.
+    EXPECT_EQ(rows.at(name + "/min").front().value, -6.0) << name;
+    EXPECT_NE(rows.at(name + "/min").back().value, -6.0) << name;
+  }
+}
+
+TEST(QuantizationSummariesTest, RangePeriodBelowOneIsAnError) {
+  EXPECT_THROW(CompressionSummaries((fs::temp_directory_path() / "shrink_summaries_bad").string(), {.rangePeriod = 0}),
+               std::invalid_argument);
 }
 
 }  // namespace

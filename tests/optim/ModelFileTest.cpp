@@ -167,7 +167,10 @@ TEST(ModelFileTest, LoadWeightsChecksShapes) {
 }
 
 TEST(ModelFileTest, SaveOverAnExistingFileIsAtomic) {
-  const fs::path p = tempPath("atomic_model.shrink");
+  // A directory of its own: other tests of this file may be saving (through a temporary file) beside
+  // it at the same moment when tests run in parallel.
+  const fs::path p = tempPath("atomic") / "atomic_model.shrink";
+  fs::create_directories(p.parent_path());
   auto model = everyLayer();
   saveModel(*model, p.string());
   saveModel(*model, p.string());
