@@ -13,6 +13,7 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", "shrink 0.1.0");
   shrink::cli::registerTrainCommands(app);
   shrink::cli::registerPruneCommands(app);
+  shrink::cli::registerQuantizeCommands(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -111,14 +111,20 @@ Variable fakeQuant(const Variable& x, std::span<const float> min, std::span<cons
 }
 
 std::string rangeTrackingName(RangeTracking tracking) {
-  return tracking == RangeTracking::FirstBatchMovingAverage ? "first_batch_moving_average" : "moving_average";
+  switch (tracking) {
+    case RangeTracking::MovingAverage: return "moving_average";
+    case RangeTracking::FirstBatchMovingAverage: return "first_batch_moving_average";
+    case RangeTracking::Dynamic: return "dynamic";
+  }
+  throw std::logic_error("rangeTrackingName: unknown RangeTracking");
 }
 
 RangeTracking parseRangeTracking(const std::string& name) {
   if (name == "moving_average") return RangeTracking::MovingAverage;
   if (name == "first_batch_moving_average") return RangeTracking::FirstBatchMovingAverage;
+  if (name == "dynamic") return RangeTracking::Dynamic;
   throw std::invalid_argument(fmt::format(
-      "range tracking must be 'moving_average' or 'first_batch_moving_average', got '{}'", name));
+      "range tracking must be 'moving_average', 'first_batch_moving_average' or 'dynamic', got '{}'", name));
 }
 
 void trackActivationRange(const Tensor& x, RangeTracking tracking, float& min, float& max, float& steps) {
@@ -128,7 +134,7 @@ void trackActivationRange(const Tensor& x, RangeTracking tracking, float& min, f
   if (tracking == RangeTracking::MovingAverage) {
     min -= (min - std::min(batchMin, 0.0f)) * kMovingAverageRate;
     max -= (max - std::max(batchMax, 0.0f)) * kMovingAverageRate;
-  } else if (steps == 0.0f) {
+  } else if (tracking == RangeTracking::Dynamic || steps == 0.0f) {
     min = batchMin;
     max = batchMax;
   } else {

@@ -67,9 +67,13 @@ enum class RangeTracking {
   /// averaged in: r <- r + 0.01 (batch - r). The tracked range is the raw one; 0 is added when
   /// quantizing.
   FirstBatchMovingAverage,
+  /// No stored range: every example of a batch (slice along axis 0) is quantized on its own range
+  /// [min(x, 0), max(x, 0)], in training and evaluation alike, the on-the-fly input quantization of
+  /// TFLite's dynamic-range (hybrid) kernels. Tracking keeps the last batch's range, for information.
+  Dynamic,
 };
 
-/// "moving_average" | "first_batch_moving_average".
+/// "moving_average" | "first_batch_moving_average" | "dynamic".
 std::string rangeTrackingName(RangeTracking tracking);
 RangeTracking parseRangeTracking(const std::string& name);
 
@@ -77,7 +81,8 @@ RangeTracking parseRangeTracking(const std::string& name);
 inline constexpr float kInitialActivationRange = 6.0f;
 
 /// One training step of an activation range: updates min, max (one value each) and steps (the
-/// number of batches seen, as a float) from the batch `x` (any shape, not empty).
+/// number of batches seen, as a float) from the batch `x` (any shape, not empty). Dynamic: min and
+/// max become the batch's.
 void trackActivationRange(const Tensor& x, RangeTracking tracking, float& min, float& max, float& steps);
 
 /// tfmot's LastValueQuantizer: the range of weight `w` itself, widened to contain 0; per tensor

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <memory>
+#include <set>
 
 #include "compress/PruneLowMagnitude.h"
 #include "compress/Wrapping.h"
@@ -106,6 +107,21 @@ int quantizeModel(Sequential& model, const QuantizeScheme& scheme) {
   if (scheme.quantizeInput)
     model.insert(0, std::make_unique<ActivationQuantizer>(outputQuantizerOptions(scheme.defaults)), "input_quantizer");
   return wrapped;
+}
+
+int64_t quantizedModelBytes(Module& model) {
+  std::set<const Parameter*> quantized;
+  int64_t bytes = 0;
+  for (auto& [name, wrapper] : quantizeWrappers(model))
+    for (const QuantizedWeight& w : wrapper->quantizedWeights()) {
+      quantized.insert(w.parameter);
+      bytes += (w.parameter->numel() * wrapper->options().weightBits + 7) / 8 + 8 * w.min->numel();
+    }
+  for (Parameter* p : model.parameters())
+    if (quantized.count(p) == 0) bytes += 4 * p->numel();
+  for (auto& [name, q] : modulesOfType<ActivationQuantizer>(model))
+    if (q->options().tracking != RangeTracking::Dynamic) bytes += 8;
+  return bytes;
 }
 
 std::vector<std::pair<std::string, QuantizeWrapper*>> quantizeWrappers(Module& model) {

@@ -45,6 +45,14 @@ struct QuantizeScheme {
 /// `scheme` is not a layer of the model (listing its layers), or when nothing gets wrapped.
 int quantizeModel(Sequential& model, const QuantizeScheme& scheme = {});
 
+/// The bytes an integer converter would store for `model`'s parameters and ranges: each weight a
+/// QuantizeWrapper quantizes at its weightBits per value (bit-packed, rounded up to whole bytes per
+/// tensor) plus a float32 scale and an int32 zero point per range (per channel with per-axis
+/// ranges); every other parameter (biases, which TFLite keeps as int32; BatchNorm's) 4 bytes per
+/// value; 8 bytes for the range of each ActivationQuantizer with a stored range. A float model is
+/// 4 bytes per parameter.
+int64_t quantizedModelBytes(Module& model);
+
 /// Every QuantizeWrapper under `model`, with its dotted name, in model order.
 std::vector<std::pair<std::string, QuantizeWrapper*>> quantizeWrappers(Module& model);
 

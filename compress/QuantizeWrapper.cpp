@@ -1,6 +1,8 @@
 #include "compress/QuantizeWrapper.h"
 
 #include <algorithm>
+#include <cmath>
+#include <vector>
 
 #include "compress/Wrapping.h"
 #include "core/Check.h"
@@ -45,9 +47,35 @@ ActivationQuantizer::ActivationQuantizer(Options options) : options_(options) {
 
 Variable ActivationQuantizer::forward(const Variable& x) {
   SHRINK_CHECK(x.defined(), "ActivationQuantizer::forward: undefined input");
+  if (observer_) {
+    observer_(x.value());
+    return x;
+  }
   if (isTraining()) trackActivationRange(x.value(), options_.tracking, (*min_)[0], (*max_)[0], (*steps_)[0]);
+  const FakeQuantOptions grid{.bits = options_.bits, .rounding = options_.rounding};
+  if (options_.tracking == RangeTracking::Dynamic) {
+    SHRINK_CHECK(x.shape().rank() >= 1 && x.numel() > 0,
+                 "ActivationQuantizer: dynamic ranges need a non-empty batch, got {}", x.shape().str());
+    const int64_t examples = x.shape()[0], width = x.numel() / examples;
+    std::vector<float> lo(static_cast<size_t>(examples)), hi(static_cast<size_t>(examples));
+    for (int64_t i = 0; i < examples; ++i) {
+      const ConstArrayMap example(x.value().data() + i * width, width);
+      lo[i] = std::min(example.minCoeff(), 0.0f);
+      hi[i] = std::max(example.maxCoeff(), 0.0f);
+    }
+    return fakeQuant(x, lo, hi, grid);
+  }
   const float lo = std::min(min(), 0.0f), hi = std::max(max(), 0.0f);
-  return fakeQuant(x, {&lo, 1}, {&hi, 1}, {.bits = options_.bits, .rounding = options_.rounding});
+  return fakeQuant(x, {&lo, 1}, {&hi, 1}, grid);
+}
+
+void ActivationQuantizer::setRange(float min, float max, int64_t steps) {
+  SHRINK_CHECK(std::isfinite(min) && std::isfinite(max) && min <= max,
+               "ActivationQuantizer::setRange: a range must be finite with min <= max, got [{}, {}]", min, max);
+  SHRINK_CHECK(steps >= 0, "ActivationQuantizer::setRange: steps must be >= 0, got {}", steps);
+  (*min_)[0] = min;
+  (*max_)[0] = max;
+  (*steps_)[0] = static_cast<float>(steps);
 }
 
 nlohmann::json ActivationQuantizer::config() const {

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -22,14 +23,19 @@ struct ActivationQuantizerOptions {
 /// Fake-quantizes what passes through it (any shape) on one range, tracked in training mode and
 /// fixed in eval mode: the model's input quantizer, QuantizeWrapper's output quantizer, the output
 /// quantizer of a BatchNorm. Buffers "min" and "max" [1] (the tracked range, [-6, 6] at first) and
-/// "steps" [1] (training batches seen). The range used is the tracked one widened to contain 0.
+/// "steps" [1] (training batches seen, or calibration batches: 0 means the range was never set
+/// from data). The range used is the tracked one widened to contain 0. With Dynamic tracking each
+/// example is quantized on its own range instead (its input needs a batch axis).
 class ActivationQuantizer : public Module {
  public:
   using Options = ActivationQuantizerOptions;
+  /// Receives the values an ActivationQuantizer sees during calibration.
+  using Observer = std::function<void(const Tensor&)>;
   /// Throws std::invalid_argument for bits outside [2, 8].
   explicit ActivationQuantizer(Options options = {});
 
   /// Training mode: updates the range with this batch (trackActivationRange), then quantizes.
+  /// With an observer set: hands the batch to it and returns x unquantized, in either mode.
   Variable forward(const Variable& x) override;
   std::string typeName() const override { return "ActivationQuantizer"; }
   /// {"bits", "range_tracking", "rounding"}
@@ -42,8 +48,15 @@ class ActivationQuantizer : public Module {
   float max() const { return (*max_)[0]; }
   int64_t steps() const { return static_cast<int64_t>((*steps_)[0]); }
 
+  /// Calibration (PyTorch's observers): while set, forward() passes its input through in float and
+  /// hands it to `observer`; an empty function ends it. The range buffers are left alone.
+  void setObserver(Observer observer) { observer_ = std::move(observer); }
+  /// Sets the range buffers: [min, max] (finite, min <= max) found from `steps` batches (>= 0).
+  void setRange(float min, float max, int64_t steps);
+
  private:
   Options options_;
+  Observer observer_;
   Tensor* min_;
   Tensor* max_;
   Tensor* steps_;

@@ -2,7 +2,8 @@
 
 // Everything of the compression library: schedules, masks, the pruning wrapper and its callbacks,
 // strip, structured pruning and physical removal, the lottery ticket, fake quantization and the
-// quantization wrappers, cost reports and scalar logs.
+// quantization wrappers, post-training calibration, cost reports and scalar logs.
+#include "compress/Calibrate.h"
 #include "compress/ChannelScores.h"
 #include "compress/EventWriter.h"
 #include "compress/FakeQuant.h"

@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "apps/models/Models.h"
+#include "compress/PruneLowMagnitude.h"
 #include "core/Check.h"
 #include "datasets/datasets.h"
 #include "layers/Registry.h"
@@ -87,6 +88,24 @@ std::unique_ptr<Module> buildModel(const std::string& spec, uint64_t seed) {
   }
   throw std::invalid_argument(fmt::format("unknown model '{}' (presets: {}; or a .json architecture file)", spec,
                                           fmt::join(presets, ", ")));
+}
+
+bool isModelFile(const std::string& spec) {
+  const bool json = spec.size() > 5 && spec.substr(spec.size() - 5) == ".json";
+  return !json && fs::is_regular_file(spec);
+}
+
+LoadedModel loadOrBuild(const std::string& spec, uint64_t seed) {
+  registerCompressionTypes();
+  if (isModelFile(spec)) return loadModel(spec);
+  return {buildModel(spec, seed), nlohmann::json::object(), {}};
+}
+
+Sequential& asSequential(Module& m, const std::string& spec, const char* purpose) {
+  auto* seq = dynamic_cast<Sequential*>(&m);
+  if (seq == nullptr)
+    throw std::invalid_argument(fmt::format("{}: {} needs a Sequential model, got {}", spec, purpose, m.typeName()));
+  return *seq;
 }
 
 void printTable(const std::string& title, const Table& rows) {

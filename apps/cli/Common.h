@@ -9,6 +9,8 @@
 #include <nlohmann/json.hpp>
 
 #include "core/Module.h"
+#include "layers/Sequential.h"
+#include "optim/ModelFile.h"
 #include "datasets/Dataset.h"
 #include "optim/Objective.h"
 
@@ -41,6 +43,15 @@ LoadedData loadData(const DataArgs& args);
 /// A preset name (lenet300, lenet5, seed-cnn, mlp-deep, friedman-mlp) or a JSON architecture file.
 std::unique_ptr<Module> buildModel(const std::string& spec, uint64_t seed);
 
+/// A saved model file (compression wrappers included), or a freshly initialised preset / JSON
+/// architecture (isModelFile tells which).
+LoadedModel loadOrBuild(const std::string& spec, uint64_t seed);
+/// True when `spec` names a model file rather than a preset or a .json architecture.
+bool isModelFile(const std::string& spec);
+
+/// The model as a Sequential; otherwise std::invalid_argument saying `purpose` needs one.
+Sequential& asSequential(Module& m, const std::string& spec, const char* purpose);
+
 /// Rows of "name value" printed as a two-column table.
 using Table = std::vector<std::pair<std::string, std::string>>;
 void printTable(const std::string& title, const Table& rows);
@@ -48,5 +59,6 @@ void printTable(const std::string& title, const Table& rows);
 /// Registration of each group of subcommands.
 void registerTrainCommands(CLI::App& app);
 void registerPruneCommands(CLI::App& app);
+void registerQuantizeCommands(CLI::App& app);
 
 }  // namespace shrink::cli

@@ -72,20 +72,6 @@ void checkSparsityOption(const char* option, double s) {
   if (!(s >= 0 && s < 1)) throw std::invalid_argument(fmt::format("{} must be in [0, 1), got {}", option, s));
 }
 
-/// A saved model file, or a freshly initialised preset / JSON architecture.
-LoadedModel loadOrBuild(const std::string& spec, uint64_t seed) {
-  registerCompressionTypes();
-  const bool json = spec.size() > 5 && spec.substr(spec.size() - 5) == ".json";
-  if (!json && std::filesystem::is_regular_file(spec)) return loadModel(spec);
-  return {buildModel(spec, seed), nlohmann::json::object(), {}};
-}
-
-Sequential& asSequential(Module& m, const std::string& spec) {
-  auto* seq = dynamic_cast<Sequential*>(&m);
-  if (seq == nullptr) throw std::invalid_argument(fmt::format("{}: pruning needs a Sequential model, got {}", spec, m.typeName()));
-  return *seq;
-}
-
 /// The wrapper options from the flags; `totalSteps` fills a missing --end-step.
 PruneOptions pruneOptions(const PruneArgs& a, int64_t totalSteps) {
   checkSparsityOption("--initial-sparsity", a.initialSparsity);
@@ -135,7 +121,7 @@ void runPrune(const PruneArgs& a, const CLI::App& cmd) {
   if (a.threads > 0) setNumThreads(a.threads);
   LoadedData d = loadData(a.data);
   LoadedModel m = loadOrBuild(a.model, a.seed);
-  Sequential& model = asSequential(*m.model, a.model);
+  Sequential& model = asSequential(*m.model, a.model, "pruning");
   const char* metric = d.objective.isClassification() ? "accuracy" : "mse";
 
   const Logs before = testLogs(model, d);
@@ -285,7 +271,7 @@ void runSweep(const SweepArgs& a) {
   for (double l : a.levels) checkSparsityOption("--levels", l);
   LoadedData d = loadData(a.data);
   LoadedModel m = loadOrBuild(a.model, a.seed);
-  Sequential& model = asSequential(*m.model, a.model);
+  Sequential& model = asSequential(*m.model, a.model, "pruning");
   if (!pruneWrappers(model).empty()) throw std::invalid_argument(fmt::format("{} is wrapped for pruning: strip it first", a.model));
   const std::vector<std::string> layers = sweepLayers(model, a);
   const char* metric = d.objective.isClassification() ? "accuracy" : "mse";
@@ -317,7 +303,7 @@ void runSweep(const SweepArgs& a) {
 void runStrip(const std::string& in, const std::string& out) {
   registerCompressionTypes();
   LoadedModel m = loadModel(in);
-  Sequential& model = asSequential(*m.model, in);
+  Sequential& model = asSequential(*m.model, in, "pruning");
   const int n = stripPruningInPlace(model);
   if (n == 0) throw std::invalid_argument(fmt::format("{} has no pruning wrappers to strip", in));
   SaveOptions so;

@@ -1,11 +1,14 @@
 // shrink train | evaluate | summary
 #include <chrono>
 #include <memory>
+#include <optional>
 
 #include <fmt/format.h>
 
 #include "apps/cli/Common.h"
 #include "apps/models/Models.h"
+#include "compress/QuantNoise.h"
+#include "compress/Strip.h"
 #include "core/Threads.h"
 #include "layers/Sequential.h"
 #include "optim/Callbacks.h"
@@ -32,6 +35,9 @@ struct TrainArgs {
   std::string out;
   bool json = false;
   bool checkFinite = false;
+  double quantNoise = 0.0;
+  int64_t quantNoiseBlockSize = 0;
+  int quantNoiseBits = 8;
 };
 
 std::unique_ptr<Optimizer> makeOptimizer(const TrainArgs& a, const std::vector<Parameter*>& params) {
@@ -59,10 +65,36 @@ void testFigures(Module& model, const LoadedData& d, Table& rows, nlohmann::json
   }
 }
 
-void runTrain(const TrainArgs& a) {
+/// The Quant-Noise the flags ask for (--quant-noise P > 0), checked before any data are loaded.
+std::optional<QuantNoiseOptions> quantNoiseOptions(const TrainArgs& a, const CLI::App& cmd) {
+  if (a.quantNoise == 0.0) {
+    for (const char* flag : {"--quant-noise-block-size", "--quant-noise-bits"})
+      if (cmd.count(flag) > 0) throw std::invalid_argument(fmt::format("{} needs --quant-noise P > 0", flag));
+    return std::nullopt;
+  }
+  const bool block = a.quantNoiseBlockSize > 0;
+  if (block && cmd.count("--quant-noise-bits") > 0)
+    throw std::invalid_argument("--quant-noise-bits sets the grid of scalar noise; block noise "
+                                "(--quant-noise-block-size) drops blocks instead");
+  if (!(a.quantNoise > 0 && (block ? a.quantNoise < 1 : a.quantNoise <= 1)))
+    throw std::invalid_argument(fmt::format("--quant-noise must be in (0, {}, got {}", block ? "1) for block noise" : "1]",
+                                            a.quantNoise));
+  if (a.quantNoiseBlockSize < 0)
+    throw std::invalid_argument(fmt::format("--quant-noise-block-size must be >= 0, got {}", a.quantNoiseBlockSize));
+  checkQuantBits(a.quantNoiseBits, "--quant-noise-bits");
+  return QuantNoiseOptions{.kind = block ? QuantNoiseKind::Block : QuantNoiseKind::Scalar,
+                           .p = a.quantNoise,
+                           .bits = a.quantNoiseBits,
+                           .blockSize = block ? a.quantNoiseBlockSize : 8,
+                           .seed = a.seed};
+}
+
+void runTrain(const TrainArgs& a, const CLI::App& cmd) {
   if (a.threads > 0) setNumThreads(a.threads);
+  const std::optional<QuantNoiseOptions> noise = quantNoiseOptions(a, cmd);
   LoadedData d = loadData(a.data);
   std::unique_ptr<Module> model = buildModel(a.model, a.seed);
+  if (noise) quantNoiseModel(asSequential(*model, a.model, "--quant-noise"), *noise);
   std::unique_ptr<Optimizer> opt = makeOptimizer(a, model->trainableParameters());
 
   std::vector<Callback*> callbacks;
@@ -77,6 +109,8 @@ void runTrain(const TrainArgs& a) {
   History h = fit(*model, *opt, d.objective, d.train, fo, callbacks);
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   const int64_t trained = static_cast<int64_t>(double(d.train.size()) * (1 - a.validationSplit)) * h.epochs();
+  // The evaluation weights (fully quantized for scalar noise) baked into plain layers.
+  if (noise) stripQuantNoiseInPlace(static_cast<Sequential&>(*model));
 
   Table rows{{"model", a.model}, {"dataset", d.description}, {"parameters", fmt::format("{}", model->parameterCount())},
              {"epochs run", fmt::format("{}", h.epochs())}, {"train seconds", fmt::format("{:.1f}", seconds)},
@@ -85,6 +119,13 @@ void runTrain(const TrainArgs& a) {
                    {"epochs_run", h.epochs()}, {"train_seconds", seconds},
                    {"samples_per_second", double(trained) / seconds}};
   if (h.has("loss")) j["history"] = h.values();
+  if (noise) {
+    const bool block = noise->kind == QuantNoiseKind::Block;
+    j["quant_noise"] = {{"kind", quantNoiseKindName(noise->kind)}, {"p", noise->p}};
+    j["quant_noise"][block ? "block_size" : "bits"] = block ? noise->blockSize : noise->bits;
+    rows.emplace_back("quant-noise", block ? fmt::format("block, p {}, blocks of {}", noise->p, noise->blockSize)
+                                           : fmt::format("scalar, p {}, {} bits", noise->p, noise->bits));
+  }
   testFigures(*model, d, rows, j);
   if (!a.out.empty()) {
     SaveOptions so{.optimizer = opt.get()};
@@ -165,9 +206,17 @@ void registerTrainCommands(CLI::App& app) {
   t->add_option("--out", train->out, "Save the trained model to FILE");
   t->add_flag("--json", train->json, "Print one JSON object instead of the table");
   t->add_flag("--check-finite", train->checkFinite, "Stop with an error when the loss becomes NaN or infinite");
-  t->callback([train] {
+  t->add_option("--quant-noise", train->quantNoise,
+                "Quant-Noise rate P (0: off): scalar noise fake-quantizes a fraction P of the weights per step "
+                "(evaluation fully quantized); with --quant-noise-block-size, blocks are dropped with probability P")
+      ->capture_default_str();
+  t->add_option("--quant-noise-block-size", train->quantNoiseBlockSize,
+                "Block Quant-Noise: blocks of B input weights (must divide each layer's inputs; 0: scalar noise)");
+  t->add_option("--quant-noise-bits", train->quantNoiseBits, "Scalar Quant-Noise: bits of the weight grid, 2..8")
+      ->capture_default_str();
+  t->callback([train, t] {
     train->data.seed = train->seed;
-    runTrain(*train);
+    runTrain(*train, *t);
   });
 
   auto eval = std::make_shared<EvalArgs>();

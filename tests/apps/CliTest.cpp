@@ -183,3 +183,98 @@ TEST(CliTest, PruneResumeStripAndSweep) {
 }
 
 }  // namespace
+
+/// A directory of MNIST-named IDX files holding no images.
+std::string emptyMnistDir() {
+  const fs::path dir = fs::temp_directory_path() / ("shrink_cli_empty_mnist." + std::to_string(getpid()));
+  fs::create_directories(dir);
+  auto write = [&](const char* name, std::initializer_list<unsigned char> bytes) {
+    std::ofstream out(dir / name, std::ios::binary);
+    for (unsigned char b : bytes) out.put(static_cast<char>(b));
+  };
+  for (const char* prefix : {"train", "t10k"}) {
+    write((std::string(prefix) + "-images-idx3-ubyte").c_str(), {0, 0, 8, 3, 0, 0, 0, 0, 0, 0, 0, 28, 0, 0, 0, 28});
+    write((std::string(prefix) + "-labels-idx1-ubyte").c_str(), {0, 0, 8, 1, 0, 0, 0, 0});
+  }
+  return dir.string();
+}
+
+TEST(CliTest, QuantizeRejectsBadValues) {
+  const std::string base = "quantize friedman-mlp --dataset friedman1 --samples 200 --float-epochs 1 ";
+  expectOneLineError(shrink(base + "--bits 9"), "--bits: quantization bits must be in [2, 8], got 9");
+  expectOneLineError(shrink(base + "--bits 1"), "--bits: quantization bits must be in [2, 8], got 1");
+  expectOneLineError(shrink(base + "--weight-bits 12"), "--weight-bits: quantization bits must be in [2, 8], got 12");
+  expectOneLineError(shrink(base + "--activation-bits 0"), "--activation-bits");
+  expectOneLineError(shrink(base + "--calibration-batches 0"), "--calibration-batches must be >= 1, got 0");
+  expectOneLineError(shrink(base + "--calibration-batch-size 0"), "--calibration-batch-size must be >= 1");
+  expectOneLineError(shrink(base + "--calibration-method percentile --percentile 0"), "--percentile must be in (0, 100]");
+  expectOneLineError(shrink(base + "--mode int4"), "--mode");
+  expectOneLineError(shrink("quantize lenet300 --dataset mnist --data-dir " + emptyMnistDir()),
+                     "the calibration set (the training split of mnist");
+}
+
+TEST(CliTest, TrainRejectsBadQuantNoise) {
+  const std::string base = "train --model friedman-mlp --dataset friedman1 --samples 200 --epochs 1 ";
+  // friedman-mlp's first layer has 10 inputs.
+  expectOneLineError(shrink(base + "--quant-noise 0.1 --quant-noise-block-size 3"),
+                     "has 10 inputs, not a multiple of the block size 3");
+  expectOneLineError(shrink(base + "--quant-noise 1.5"), "--quant-noise must be in (0, 1], got 1.5");
+  expectOneLineError(shrink(base + "--quant-noise 1 --quant-noise-block-size 2"), "--quant-noise must be in (0, 1)");
+  expectOneLineError(shrink(base + "--quant-noise 0.1 --quant-noise-bits 9"), "--quant-noise-bits: quantization bits");
+  expectOneLineError(shrink(base + "--quant-noise-bits 4"), "--quant-noise-bits needs --quant-noise P > 0");
+}
+
+TEST(CliTest, TrainWithQuantNoise) {
+  for (const char* flags : {"--quant-noise 0.5 --quant-noise-bits 4", "--quant-noise 0.1 --quant-noise-block-size 2"}) {
+    const Result t = shrink(
+        std::string("train --model friedman-mlp --dataset friedman1 --samples 300 --epochs 2 --json ") + flags);
+    ASSERT_EQ(t.exitCode, 0) << t.err;
+    const auto j = nlohmann::json::parse(t.out);
+    ASSERT_TRUE(j.contains("quant_noise")) << t.out;
+    EXPECT_TRUE(std::isfinite(j["test_mse"].get<double>()));
+  }
+}
+
+/// The MNIST directory beside the source tree, or "" when it is missing.
+std::string mnistDir() {
+  const char* src = std::getenv("SHRINK_SOURCE_DIR");
+  const fs::path dir = fs::path(src ? src : ".") / ".." / "shared" / "data" / "mnist";
+  return fs::is_directory(dir) ? dir.string() : "";
+}
+
+// Train LeNet-300-100 briefly, quantize it three ways, check the accuracies, the saved quantized
+// model's round trip through evaluate, and that it is not quantized twice.
+TEST(CliTest, QuantizeTrainedMnistModel) {
+  const std::string dir = mnistDir();
+  if (dir.empty()) GTEST_SKIP() << "no MNIST directory";
+  const std::string data = " --dataset mnist --data-dir " + dir + " --limit 3000 --threads 1 ";
+  const fs::path floatModel = fs::temp_directory_path() / ("shrink_cli_f." + std::to_string(getpid()) + ".shrink");
+  const fs::path quantized = fs::temp_directory_path() / ("shrink_cli_q." + std::to_string(getpid()) + ".shrink");
+  const fs::path json = fs::temp_directory_path() / ("shrink_cli_q." + std::to_string(getpid()) + ".json");
+  const Result t = shrink("train --model lenet300 --epochs 2 --json --out " + floatModel.string() + data);
+  ASSERT_EQ(t.exitCode, 0) << t.err;
+  const double floatAccuracy = nlohmann::json::parse(t.out)["test_accuracy"].get<double>();
+  ASSERT_GT(floatAccuracy, 0.85);
+
+  for (const char* mode : {"ptq-int8 --calibration-method mse", "ptq-dynamic", "qat --epochs 1"}) {
+    const Result q = shrink("quantize " + floatModel.string() + " --mode " + mode + " --json " + json.string() +
+                            " --out " + quantized.string() + data);
+    ASSERT_EQ(q.exitCode, 0) << mode << ": " << q.err;
+    EXPECT_NE(q.out.find("quantized test accuracy"), std::string::npos) << q.out;
+    std::ifstream in(json);
+    const auto j = nlohmann::json::parse(in);
+    EXPECT_DOUBLE_EQ(j["float_test_accuracy"].get<double>(), floatAccuracy) << mode;
+    EXPECT_GT(j["quantized_test_accuracy"].get<double>(), floatAccuracy - 0.01) << mode;
+    EXPECT_EQ(j["layers_quantized"], 3) << mode;
+    EXPECT_TRUE(j["calibrated"].get<bool>()) << mode;
+    EXPECT_LT(j["bits_per_parameter"].get<double>(), 8.5) << mode;
+    EXPECT_GT(j["bits_per_parameter"].get<double>(), 8.0) << mode;
+
+    const Result e = shrink("evaluate " + quantized.string() + " --json" + data);
+    ASSERT_EQ(e.exitCode, 0) << e.err;
+    EXPECT_DOUBLE_EQ(nlohmann::json::parse(e.out)["test_accuracy"].get<double>(),
+                     j["quantized_test_accuracy"].get<double>())
+        << mode;
+  }
+  expectOneLineError(shrink("quantize " + quantized.string() + data), "already quantized");
+}
