@@ -9,7 +9,7 @@
 //     in alternating rounds).
 //
 // Usage: int8_lenet300 --data-dir MNIST_DIR [--epochs 3] [--qat-epochs 1] [--latency-runs 2000]
-//                      [--seed N] [--threads N] [--json FILE]
+//                      [--qat-out FILE] [--int8-out FILE] [--seed N] [--threads N] [--json FILE]
 #include <algorithm>
 #include <chrono>
 #include <functional>
@@ -35,6 +35,8 @@ struct Args {
   int epochs = 3;
   int qatEpochs = 1;
   int latencyRuns = 2000;
+  std::string qatOut;   ///< save the quantization-aware model there when not empty
+  std::string int8Out;  ///< save the int8 model there when not empty
 };
 
 double accuracyOf(const std::vector<int64_t>& predicted, const Tensor& labels) {
@@ -94,6 +96,8 @@ void reproduce(const Args& a) {
   const double qatAccuracy = accuracyOf(fakeQuant, test.targets());
 
   const Int8Model int8 = convertToInt8(*model);
+  if (!a.qatOut.empty()) saveModel(*model, a.qatOut);
+  if (!a.int8Out.empty()) int8.save(a.int8Out);
   const std::vector<int64_t> integer = argmaxRows(int8.predict(test.inputs()));
   const double int8Accuracy = accuracyOf(integer, test.targets());
   int64_t same = 0;
@@ -154,5 +158,7 @@ int main(int argc, char** argv) {
   app.add_option("--latency-runs", args.latencyRuns, "Single-image runs timed per model")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
+  app.add_option("--qat-out", args.qatOut, "Save the quantization-aware model to FILE (shrink evaluate FILE --int8)");
+  app.add_option("--int8-out", args.int8Out, "Save the int8 model to FILE");
   return repro::run(app, argc, argv, args.common, [&] { reproduce(args); });
 }
