@@ -197,8 +197,26 @@ QuantizedBatch runPool(const Int8Op& op, const QuantizedBatch& x) {
   return y;
 }
 
+/// Per channel (axis 1): acc = (q - zero point) * w[c] + bias[c], requantized.
+QuantizedBatch runChannelAffine(const Int8Op& op, const QuantizedBatch& x) {
+  const int64_t channels = op.weightShape[0];
+  SHRINK_CHECK(x.dims.size() >= 2 && x.dims[1] == channels,
+               "Int8Model: channel op '{}' expects input [N, {}, ...], got {}", op.name, channels, shapeOf(x.dims));
+  const int64_t inner = x.perExample() / channels;
+  QuantizedBatch y{std::vector<uint8_t>(x.q.size()), x.dims};
+  for (int64_t n = 0; n < x.dims[0]; ++n)
+    for (int64_t c = 0; c < channels; ++c) {
+      const int64_t at = (n * channels + c) * inner;
+      for (int64_t i = at; i < at + inner; ++i)
+        y.q[i] = requantize(op, (static_cast<int32_t>(x.q[i]) - op.in.zeroPoint) * op.weight[c], c);
+    }
+  return y;
+}
+
 QuantizedBatch runOp(const Int8Op& op, QuantizedBatch x) {
   switch (op.type) {
+    case Int8OpType::ChannelAffine:
+      return runChannelAffine(op, x);
     case Int8OpType::Dense:
       return runDense(op, x);
     case Int8OpType::Conv2D:
@@ -248,7 +266,19 @@ class Converter {
   std::vector<Int8Op> run(Sequential& model) {
     std::vector<std::pair<std::string, Module*>> layers;
     flattenLayers(model, layers);
-    for (const auto& [name, layer] : layers) add(name, *layer);
+    for (size_t i = 0; i < layers.size(); ++i) {
+      const auto& [name, layer] = layers[i];
+      if (auto* bn = dynamic_cast<BatchNorm*>(layer)) {
+        auto* q = i + 1 < layers.size() ? dynamic_cast<ActivationQuantizer*>(layers[i + 1].second) : nullptr;
+        SHRINK_CHECK(q != nullptr && !ops_.empty(),
+                     "convertToInt8: BatchNorm '{}' runs in float (int8 inference runs a BatchNorm folded into its "
+                     "Conv2D, QuantizeScheme::foldBatchNorm, or one whose input and output are quantized)", name);
+        addBatchNorm(name, *bn, *q);
+        ++i;
+        continue;
+      }
+      add(name, *layer);
+    }
     SHRINK_CHECK(!ops_.empty(), "convertToInt8: the model has no layers");
     return std::move(ops_);
   }
@@ -294,6 +324,35 @@ class Converter {
   }
 
   const Int8Grid& grid() const { return ops_.back().out; }
+
+  /// A BatchNorm between two quantized tensors, y = a x + b per channel with a = gamma /
+  /// sqrt(var + epsilon) and b = beta - mean a on its running statistics, followed by its output
+  /// quantizer: one weight per channel, +-127 with scale |a| / 127 (a exactly), so the integer op is
+  /// the fake-quant one up to the bias and requantization rounding.
+  void addBatchNorm(const std::string& name, BatchNorm& bn, const ActivationQuantizer& quantizer) {
+    const int64_t channels = bn.options().features;
+    const Tensor gamma = valueOf(bn.gamma()), beta = valueOf(bn.beta());
+    Int8Op op;
+    op.type = Int8OpType::ChannelAffine;
+    op.name = name;
+    op.in = grid();
+    op.out = gridOf(quantizer);
+    op.clampMin = 0;
+    op.clampMax = op.out.qmax;
+    op.weightShape = Shape{channels, 1};
+    op.weight.resize(static_cast<size_t>(channels));
+    op.weightScale.resize(static_cast<size_t>(channels));
+    std::vector<float> bias(static_cast<size_t>(channels));
+    for (int64_t c = 0; c < channels; ++c) {
+      const float a = gamma[c] / std::sqrt(bn.runningVar()[c] + bn.options().epsilon);
+      op.weight[c] = static_cast<int8_t>(a > 0 ? 127 : a < 0 ? -127 : 0);
+      op.weightScale[c] = a == 0.0f ? 1.0f : std::fabs(a) / 127.0f;
+      bias[c] = beta[c] - bn.runningMean()[c] * a;
+    }
+    op.bias = quantizeBias(bias, op);
+    op.prepare();
+    ops_.push_back(std::move(op));
+  }
 
   void addWrapper(const std::string& name, QuantizeWrapper& wrapper) {
     Module* inner = &wrapper.layer();
@@ -416,7 +475,9 @@ std::vector<T> valuesOf(const Archive& archive, const std::string& name, DType d
   return v;
 }
 
-bool hasWeights(Int8OpType t) { return t == Int8OpType::Dense || t == Int8OpType::Conv2D; }
+bool hasWeights(Int8OpType t) {
+  return t == Int8OpType::Dense || t == Int8OpType::Conv2D || t == Int8OpType::ChannelAffine;
+}
 
 }  // namespace
 
@@ -429,13 +490,14 @@ std::string int8OpTypeName(Int8OpType type) {
     case Int8OpType::AvgPool: return "avg_pool";
     case Int8OpType::Flatten: return "flatten";
     case Int8OpType::Clamp: return "clamp";
+    case Int8OpType::ChannelAffine: return "channel_affine";
   }
   return "?";
 }
 
 Int8OpType parseInt8OpType(const std::string& name) {
   for (Int8OpType t : {Int8OpType::Quantize, Int8OpType::Dense, Int8OpType::Conv2D, Int8OpType::MaxPool,
-                       Int8OpType::AvgPool, Int8OpType::Flatten, Int8OpType::Clamp})
+                       Int8OpType::AvgPool, Int8OpType::Flatten, Int8OpType::Clamp, Int8OpType::ChannelAffine})
     if (int8OpTypeName(t) == name) return t;
   throw std::invalid_argument(fmt::format("unknown int8 op type '{}'", name));
 }
@@ -443,7 +505,10 @@ Int8OpType parseInt8OpType(const std::string& name) {
 void Int8Op::prepare() {
   if (!hasWeights(type)) return;
   const int64_t f = weightShape.rank() >= 2 ? weightShape[0] : 0;
-  SHRINK_CHECK((type == Int8OpType::Dense ? weightShape.rank() == 2 : weightShape.rank() == 4) && f > 0 &&
+  const bool shapeFits = type == Int8OpType::Conv2D          ? weightShape.rank() == 4
+                         : type == Int8OpType::ChannelAffine ? weightShape.rank() == 2 && weightShape[1] == 1
+                                                             : weightShape.rank() == 2;
+  SHRINK_CHECK(shapeFits && f > 0 &&
                    static_cast<int64_t>(weight.size()) == weightShape.numel() &&
                    static_cast<int64_t>(weightScale.size()) == f && static_cast<int64_t>(bias.size()) == f,
                "Int8Op '{}': weight {} with {} values, {} scales and {} biases do not fit together", name,

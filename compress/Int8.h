@@ -30,9 +30,12 @@ enum class Int8OpType {
   AvgPool,   ///< the int32 window sum divided by the cell count, rounded half up (same grid)
   Flatten,   ///< [N, ...] -> [N, rest]
   Clamp,     ///< a ReLU layer: max(q, zeroPoint) on the current grid
+  /// A BatchNorm and its output quantizer: uint8 [N, C, ...] -> uint8 on a new grid, per channel
+  /// acc = (q - in.zeroPoint) * w[c] + bias[c] with one weight [C, 1] per channel, requantized.
+  ChannelAffine,
 };
 
-/// "quantize" | "dense" | "conv2d" | "max_pool" | "avg_pool" | "flatten" | "clamp".
+/// "quantize" | "dense" | "conv2d" | "max_pool" | "avg_pool" | "flatten" | "clamp" | "channel_affine".
 std::string int8OpTypeName(Int8OpType type);
 /// The inverse; std::invalid_argument for an unknown name.
 Int8OpType parseInt8OpType(const std::string& name);
@@ -49,8 +52,8 @@ struct Int8Op {
   Int8Grid out;      ///< the grid of the output; equal to `in` for the pooling, Flatten and Clamp ops
   RoundingMode rounding = RoundingMode::HalfUp;  ///< Quantize: as the fake-quant it replaces
 
-  // Dense and Conv2D.
-  Shape weightShape;                ///< [out, in] or [out, in, kh, kw]
+  // Dense, Conv2D and ChannelAffine.
+  Shape weightShape;                ///< [out, in], [out, in, kh, kw] or [channels, 1]
   std::vector<int8_t> weight;       ///< symmetric, zero point 0, in [-127, 127]
   std::vector<float> weightScale;   ///< one per output channel
   std::vector<int32_t> bias;        ///< round(b / (in.scale * weightScale[c])), one per output channel
@@ -114,8 +117,10 @@ class Int8Model {
 /// statistics. A weight channel that is all zeros (scale 0) gets weight scale 1.
 ///
 /// Runs: the input quantizer (first layer), QuantizeWrappers of Dense and Conv2D (possibly around
-/// a pruning wrapper) with no or a ReLU activation and an output quantizer, MaxPool2D, AvgPool2D,
-/// Flatten, ReLU and Dropout (identity) layers, in nested Sequentials too.
+/// a pruning wrapper) with no or a ReLU activation and an output quantizer, a BatchNorm on
+/// quantized values followed by its output quantizer (quantizeModel's "<name>_quantizer", running
+/// statistics), MaxPool2D, AvgPool2D, Flatten, ReLU and Dropout (identity) layers, in nested
+/// Sequentials too. A BatchNorm left in float after a layer without output quantizer is refused.
 /// Throws std::invalid_argument: for a model with no QuantizeWrapper; for an activation quantizer
 /// that has seen no batch ("int8 conversion of a model that was never calibrated or trained");
 /// for a layer or fused activation it cannot run, naming it; for asymmetric weights or a missing

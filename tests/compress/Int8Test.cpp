@@ -215,14 +215,15 @@ TEST(Int8ModelTest, QatDenseMlpAgreesWithTheFakeQuantModel) {
   expectAgreement(model, int8, test);
 }
 
-/// Conv2D (no activation) + BatchNorm folded, ReLU layer, MaxPool, Conv2D + ReLU, AvgPool, Flatten,
-/// Dense; ranges tracked PyTorch-style.
+/// Conv2D (no activation) + BatchNorm folded, ReLU layer, MaxPool, BatchNorm on quantized values,
+/// Conv2D + ReLU, AvgPool, Flatten, Dense; ranges tracked PyTorch-style.
 std::unique_ptr<Sequential> smallConvNet() {
   auto m = std::make_unique<Sequential>();
   m->add<Conv2D>({.in = 1, .out = 4, .kernel = {3, 3}, .padding = Padding::Same, .seed = 1});
   m->add<BatchNorm>({.features = 4});
   m->add<ReLU>({});
   m->add<MaxPool2D>({});
+  m->add<BatchNorm>({.features = 4});
   m->add<Conv2D>({.in = 4, .out = 8, .kernel = {3, 3}, .activation = Activation::ReLU, .seed = 2});
   m->add<AvgPool2D>({});
   m->add<Flatten>({});
@@ -246,8 +247,8 @@ TEST(Int8ModelTest, QatConvNetWithPoolingAgreesAndSurvivesSaveLoad) {
   std::vector<Int8OpType> types;
   for (const Int8Op& op : int8.ops()) types.push_back(op.type);
   EXPECT_EQ(types, (std::vector<Int8OpType>{Int8OpType::Quantize, Int8OpType::Conv2D, Int8OpType::Clamp,
-                                            Int8OpType::MaxPool, Int8OpType::Conv2D, Int8OpType::AvgPool,
-                                            Int8OpType::Flatten, Int8OpType::Dense}));
+                                            Int8OpType::MaxPool, Int8OpType::ChannelAffine, Int8OpType::Conv2D,
+                                            Int8OpType::AvgPool, Int8OpType::Flatten, Int8OpType::Dense}));
   EXPECT_EQ(int8.ops()[1].weightScale.size(), 4u);  // per output channel
   EXPECT_NE(int8.ops()[1].weightScale[0], int8.ops()[1].weightScale[1]);
   expectAgreement(*model, int8, test);
@@ -259,7 +260,7 @@ TEST(Int8ModelTest, QatConvNetWithPoolingAgreesAndSurvivesSaveLoad) {
   const Tensor before = int8.predict(test.inputs()), after = loaded.predict(test.inputs(), 7);
   EXPECT_TRUE(std::equal(before.begin(), before.end(), after.begin(), after.end()));
   EXPECT_EQ(loaded.ops().size(), int8.ops().size());
-  EXPECT_EQ(loaded.ops()[4].weight, int8.ops()[4].weight);
+  EXPECT_EQ(loaded.ops()[5].weight, int8.ops()[5].weight);
   fs::remove(path);
 }
 
@@ -314,6 +315,17 @@ TEST(Int8ModelTest, RefusesALayerItCannotRunNamingIt) {
   fused.forward(Variable(friedmanClasses(16, 1).inputs()));
   const std::string tanh = messageOf([&] { convertToInt8(fused); });
   EXPECT_NE(tanh.find("fused activation 'tanh'"), std::string::npos) << tanh;
+
+  // tfmot's layout without folding: the BatchNorm runs in float on the Dense layer's raw output.
+  Sequential unfolded;
+  unfolded.add<Dense>({.in = 10, .out = 4, .seed = 1});
+  unfolded.add<BatchNorm>({.features = 4});
+  unfolded.add<Dense>({.in = 4, .out = 3, .seed = 2});
+  quantizeModel(unfolded);
+  unfolded.train();
+  unfolded.forward(Variable(friedmanClasses(16, 1).inputs()));
+  const std::string bn = messageOf([&] { convertToInt8(unfolded); });
+  EXPECT_NE(bn.find("'dense' has no output quantizer"), std::string::npos) << bn;
 }
 
 TEST(Int8ModelTest, LoadRejectsForeignAndFloatModelFiles) {
