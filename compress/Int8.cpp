@@ -571,7 +571,7 @@ Tensor Int8Model::predict(const Tensor& floatInput, int64_t batchSize) const {
 std::string Int8Model::summary() const {
   std::string s;
   for (const Int8Op& op : ops_) {
-    s += fmt::format("{:<10} {:<24}", int8OpTypeName(op.type), op.name);
+    s += fmt::format("{:<14} {:<24}", int8OpTypeName(op.type), op.name);
     if (hasWeights(op.type)) s += fmt::format(" weight {:<16}", op.weightShape.str());
     s += fmt::format(" out scale {:.6g} zero point {}\n", op.out.scale, op.out.zeroPoint);
   }
@@ -639,6 +639,8 @@ Int8Model Int8Model::fromArchive(const Archive& archive, const std::string& what
         const nlohmann::json& c = j.at("conv");
         op.conv = {.strideH = c.at("strides").at(0).get<int>(), .strideW = c.at("strides").at(1).get<int>(),
                    .padding = parsePadding(c.at("padding").get<std::string>())};
+        if (op.conv.strideH <= 0 || op.conv.strideW <= 0)
+          throw std::runtime_error(fmt::format("op {} has a non-positive stride", i));
       }
       if (op.type == Int8OpType::MaxPool || op.type == Int8OpType::AvgPool) {
         const nlohmann::json& p = j.at("pool");

@@ -349,8 +349,26 @@ TEST(Int8ModelTest, LoadRejectsForeignAndFloatModelFiles) {
   } catch (const std::runtime_error& e) {
     EXPECT_NE(std::string(e.what()).find("is not an int8 model file"), std::string::npos) << e.what();
   }
+
+  // An int8 file whose dense op lost its weight entries.
+  Archive broken;
+  const nlohmann::json grid = {{"scale", 0.1}, {"zero_point", 0}, {"qmax", 255}};
+  broken.meta() = {{"format", "shrink-int8"},
+                   {"version", 1},
+                   {"ops", {{{"type", "quantize"}, {"name", "q"}, {"in", grid}, {"out", grid}, {"rounding", "half_up"}},
+                            {{"type", "dense"}, {"name", "d"}, {"in", grid}, {"out", grid}, {"clamp", {0, 255}}}}}};
+  const fs::path brokenFile = dir / ("shrink_int8_broken." + std::to_string(::getpid()) + ".shrink");
+  broken.save(brokenFile.string());
+  try {
+    Int8Model::load(brokenFile.string());
+    ADD_FAILURE() << "no error for an int8 file without weights";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("corrupt int8 model"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("ops.1.weight"), std::string::npos) << e.what();
+  }
   fs::remove(foreign);
   fs::remove(floatFile);
+  fs::remove(brokenFile);
 }
 
 }  // namespace
