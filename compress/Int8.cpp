@@ -673,6 +673,24 @@ Int8Model Int8Model::load(const std::string& path) { return fromArchive(Archive:
 
 int64_t Int8Model::fileBytes() const { return static_cast<int64_t>(toArchive().toBytes().size()); }
 
+void calibrate(Module& model, const data::Dataset& data, int64_t batchSize, int64_t batches) {
+  SHRINK_CHECK(batchSize > 0, "calibrate: batch size must be positive, got {}", batchSize);
+  const auto quantizers = modulesOfType<ActivationQuantizer>(model);
+  SHRINK_CHECK(!quantizers.empty(), "calibrate: the model has no activation quantizers; prepare it with quantizeModel");
+  model.eval();
+  for (const auto& [name, q] : quantizers) q->train(true);
+  NoGradGuard noGrad;
+  const int64_t available = (data.size() + batchSize - 1) / batchSize;
+  const int64_t count = batches > 0 ? std::min(batches, available) : available;
+  std::vector<int64_t> indices;
+  for (int64_t b = 0; b < count; ++b) {
+    indices.clear();
+    for (int64_t i = b * batchSize; i < std::min((b + 1) * batchSize, data.size()); ++i) indices.push_back(i);
+    model.forward(Variable(data.gather(indices).x));
+  }
+  model.eval();
+}
+
 Int8Model convertToInt8(const Module& quantizedModel) {
   registerCompressionTypes();
   std::unique_ptr<Module> copy = cloneModel(quantizedModel);

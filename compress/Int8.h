@@ -10,6 +10,7 @@
 #include "core/Module.h"
 #include "core/Tensor.h"
 #include "core/kernels/Int8Gemm.h"
+#include "datasets/Dataset.h"
 
 namespace shrink {
 
@@ -107,6 +108,17 @@ class Int8Model {
  private:
   std::vector<Int8Op> ops_;
 };
+
+/// Post-training calibration of a model prepared by quantizeModel: runs `batches` batches of
+/// batchSize examples of `data` (in order; every batch when batches <= 0) through the model without
+/// a graph, with only its ActivationQuantizers in training mode, so that they track activation
+/// ranges while everything else stays as in inference (BatchNorm running statistics, no dropout,
+/// the weight ranges of the weights themselves). Leaves the model in eval mode. For a model that was
+/// not trained with quantization, RangeTracking::FirstBatchMovingAverage (QuantizeOptions::
+/// outputTracking) suits calibration: tfmot's moving average starts at [-6, 6] and needs thousands of
+/// batches to leave it. Throws std::invalid_argument for a model without ActivationQuantizers or a
+/// non-positive batch size.
+void calibrate(Module& model, const data::Dataset& data, int64_t batchSize = 256, int64_t batches = 0);
 
 /// Converts a model prepared by quantizeModel and trained (QAT) or calibrated (eval mode; the
 /// model is copied, not changed) into an Int8Model whose integer outputs reproduce the fake-quant

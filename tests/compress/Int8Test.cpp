@@ -283,6 +283,37 @@ TEST(Int8ModelTest, IntegerWeightsAreTheFakeQuantGridIndices) {
   EXPECT_EQ(maxAbs, 127);
 }
 
+TEST(Int8ModelTest, PostTrainingCalibrationOfAFloatModel) {
+  const data::TensorDataset train = friedmanClasses(2000, 1), test = friedmanClasses(1000, 2);
+  Sequential model;
+  model.add<Dense>({.in = 10, .out = 32, .activation = Activation::ReLU, .seed = 1});
+  model.add<Dropout>({.rate = 0.5f, .seed = 2});
+  model.add<Dense>({.in = 32, .out = 3, .seed = 3});
+  Adam adam(model.trainableParameters(), {.lr = 1e-2f});
+  fit(model, adam, Objective::classification(), train, {.epochs = 10, .batchSize = 32, .verbose = 0});
+  const double floatAccuracy = evaluate(model, Objective::classification(), test).at("accuracy");
+
+  QuantizeScheme scheme;
+  scheme.defaults.outputTracking = RangeTracking::FirstBatchMovingAverage;
+  quantizeModel(model, scheme);
+  const Tensor weightsBefore = model.parameters()[0]->leaf().value();
+  calibrate(model, train, 128, 4);
+  EXPECT_FALSE(model.isTraining());
+  for (const auto& [name, q] : modulesOfType<ActivationQuantizer>(model)) {
+    EXPECT_EQ(q->steps(), 4) << name;
+    EXPECT_LT(q->max(), 5.9f) << name;  // moved from the initial [-6, 6] to the data's range
+  }
+  EXPECT_TRUE(std::equal(weightsBefore.begin(), weightsBefore.end(), model.parameters()[0]->leaf().value().begin()));
+
+  const Int8Model int8 = convertToInt8(model);
+  const Tensor integer = int8.predict(test.inputs());
+  EXPECT_GE(agreement(integer, predict(model, test)), 0.99);
+  const double int8Accuracy = Objective::classification().metricSum(Metric::Accuracy, integer, test.targets()) /
+                              static_cast<double>(test.size());
+  EXPECT_GT(int8Accuracy, floatAccuracy - 0.03) << "float " << floatAccuracy;
+  EXPECT_NE(messageOf([&] { calibrate(model, test, 0); }).find("batch size"), std::string::npos);
+}
+
 TEST(Int8ModelTest, RefusesAModelThatWasNeverCalibrated) {
   Sequential model;
   model.add<Dense>({.in = 10, .out = 4, .activation = Activation::ReLU, .seed = 1});
