@@ -7,6 +7,8 @@
 
 #include "apps/cli/Common.h"
 #include "apps/models/Models.h"
+#include "compress/Int8.h"
+#include "compress/PruneLowMagnitude.h"
 #include "compress/QuantNoise.h"
 #include "compress/Strip.h"
 #include "core/Threads.h"
@@ -144,10 +146,43 @@ struct EvalArgs {
   DataArgs data;
   bool json = false;
   int threads = 0;
+  bool int8 = false;
+  std::string int8Out;
 };
+
+/// evaluate --int8: FILE is an int8 model file, or a quantized model file converted here.
+void runEvaluateInt8(const EvalArgs& a) {
+  const Archive archive = Archive::load(a.file);
+  const bool stored = Int8Model::isInt8Archive(archive);
+  registerCompressionTypes();
+  const Int8Model int8 = stored ? Int8Model::fromArchive(archive, a.file) : convertToInt8(*loadModel(a.file).model);
+  if (!a.int8Out.empty()) int8.save(a.int8Out);
+  LoadedData d = loadData(a.data);
+  const Tensor output = int8.predict(d.test.inputs(), 1000);
+  const double n = static_cast<double>(d.test.size());
+  Table rows{{"model file", a.file},
+             {"int8 model", stored ? "read from the file" : "converted from the quantized model"},
+             {"int8 file bytes", fmt::format("{}", int8.fileBytes())},
+             {"dataset", d.description}};
+  nlohmann::json j{{"file", a.file}, {"dataset", a.data.dataset}, {"int8_file_bytes", int8.fileBytes()},
+                   {"converted", !stored}};
+  for (Metric m : d.objective.metrics) {
+    const double value = d.objective.metricSum(m, output, d.test.targets()) / n;
+    j["test_" + metricName(m)] = value;
+    rows.emplace_back("test " + metricName(m),
+                      m == Metric::Accuracy ? fmt::format("{:.2f}%", 100 * value) : fmt::format("{:.4f}", value));
+  }
+  if (!a.int8Out.empty()) {
+    rows.emplace_back("saved int8 model to", a.int8Out);
+    j["int8_out"] = a.int8Out;
+  }
+  if (a.json) fmt::print("{}\n", j.dump());
+  else printTable("int8 evaluation", rows);
+}
 
 void runEvaluate(const EvalArgs& a) {
   if (a.threads > 0) setNumThreads(a.threads);
+  if (a.int8 || !a.int8Out.empty()) return runEvaluateInt8(a);
   LoadedModel m = loadModel(a.file);
   LoadedData d = loadData(a.data);
   Table rows{{"model file", a.file}, {"dataset", d.description},
@@ -225,6 +260,10 @@ void registerTrainCommands(CLI::App& app) {
   addDataOptions(*e, eval->data);
   e->add_option("--threads", eval->threads, "Threads")->check(CLI::NonNegativeNumber);
   e->add_flag("--json", eval->json, "Print one JSON object");
+  e->add_flag("--int8", eval->int8,
+              "Run in integer arithmetic: FILE is an int8 model file or a quantized (QAT or calibrated) model file, "
+              "converted on the fly");
+  e->add_option("--int8-out", eval->int8Out, "With --int8: also save the int8 model to FILE");
   e->callback([eval] { runEvaluate(*eval); });
 
   auto spec = std::make_shared<std::string>();

@@ -118,6 +118,59 @@ std::string trainedFriedman() {
   return path;
 }
 
+/// The architecture of a quantized Friedman MLP (input quantizer, two wrapped Dense layers), written
+/// to a JSON file named after `stem`.
+fs::path quantizedFriedmanJson(const std::string& stem) {
+  const fs::path p = fs::temp_directory_path() / (stem + "." + std::to_string(getpid()) + ".json");
+  std::ofstream(p) << R"({"type": "Sequential", "layers": [
+    {"type": "ActivationQuantizer", "name": "input_quantizer"},
+    {"type": "QuantizeWrapper", "name": "dense",
+     "config": {"layer": {"type": "Dense", "config": {"in": 10, "out": 16, "activation": "relu", "seed": 1}}}},
+    {"type": "QuantizeWrapper", "name": "dense_1",
+     "config": {"layer": {"type": "Dense", "config": {"in": 16, "out": 1, "seed": 2}}}}]})";
+  return p;
+}
+
+TEST(CliTest, Int8EvaluateRefusesAModelThatWasNeverCalibrated) {
+  const fs::path arch = quantizedFriedmanJson("shrink_cli_int8_uncalibrated");
+  const fs::path model = fs::temp_directory_path() / ("shrink_cli_int8_uncalibrated." + std::to_string(getpid()));
+  const Result t = shrink("train --model " + arch.string() + " --dataset friedman1 --samples 200 --epochs 0 --json "
+                          "--out " + model.string());
+  ASSERT_EQ(t.exitCode, 0) << t.err;
+  expectOneLineError(shrink("evaluate " + model.string() + " --int8 --dataset friedman1 --samples 200"),
+                     "int8 conversion of a model that was never calibrated");
+  expectOneLineError(shrink("evaluate " + trainedFriedman() + " --int8 --dataset friedman1 --samples 200"),
+                     "no quantize wrappers");
+  fs::remove(arch);
+  fs::remove(model);
+}
+
+TEST(CliTest, Int8EvaluateConvertsAQuantizedModelAndReadsTheInt8FileBack) {
+  const fs::path arch = quantizedFriedmanJson("shrink_cli_int8_qat");
+  const std::string stem = (fs::temp_directory_path() / ("shrink_cli_int8_qat." + std::to_string(getpid()))).string();
+  const std::string data = " --dataset friedman1 --samples 400 ";
+  const Result t = shrink("train --model " + arch.string() + data + "--epochs 2 --json --out " + stem + ".shrink");
+  ASSERT_EQ(t.exitCode, 0) << t.err;
+  const Result c = shrink("evaluate " + stem + ".shrink --int8 --json --int8-out " + stem + ".int8" + data);
+  ASSERT_EQ(c.exitCode, 0) << c.err;
+  const auto jc = nlohmann::json::parse(c.out);
+  EXPECT_TRUE(jc["converted"].get<bool>());
+  const Result r = shrink("evaluate " + stem + ".int8 --int8 --json" + data);
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  const auto jr = nlohmann::json::parse(r.out);
+  EXPECT_FALSE(jr["converted"].get<bool>());
+  EXPECT_EQ(jr["test_mse"].get<double>(), jc["test_mse"].get<double>());
+  EXPECT_EQ(jr["int8_file_bytes"].get<int64_t>(), static_cast<int64_t>(fs::file_size(stem + ".int8")));
+  // The integer model is close to the float evaluation of the same quantization-aware model.
+  const Result f = shrink("evaluate " + stem + ".shrink --json" + data);
+  ASSERT_EQ(f.exitCode, 0) << f.err;
+  const double floatMse = nlohmann::json::parse(f.out)["test_mse"].get<double>();
+  EXPECT_NEAR(jr["test_mse"].get<double>(), floatMse, 0.05 * floatMse + 0.05);
+  for (const char* ext : {".shrink", ".int8"}) fs::remove(stem + ext);
+  fs::remove(arch);
+}
+
+
 TEST(CliTest, PruneRejectsBadScheduleValues) {
   const std::string base = "prune " + trainedFriedman() + " --dataset friedman1 --samples 600 --epochs 1 ";
   expectOneLineError(shrink(base + "--final-sparsity 1.0"), "--final-sparsity must be in [0, 1), got 1");

@@ -12,6 +12,7 @@
 #include "layers/layers.h"
 #include "optim/optim.h"
 #include "tests/TestUtils.h"
+#include "tests/compress/QuantTestUtils.h"
 
 namespace shrink {
 namespace {
@@ -19,17 +20,7 @@ namespace {
 namespace fs = std::filesystem;
 using test::allClose;
 using test::messageOf;
-
-/// Friedman #1 inputs with the target cut into three classes (y < 11, < 17, else).
-data::TensorDataset friedmanClasses(int64_t n, uint64_t seed) {
-  const data::TensorDataset f = data::makeFriedman1({.nSamples = n, .seed = seed});
-  Tensor labels(Shape{n});
-  for (int64_t i = 0; i < n; ++i) {
-    const float y = f.targets()[i];
-    labels[i] = y < 11.0f ? 0.0f : y < 17.0f ? 1.0f : 2.0f;
-  }
-  return data::TensorDataset(f.inputs(), labels);
-}
+using test::friedmanClasses;
 
 std::unique_ptr<Sequential> mlp() {
   auto m = std::make_unique<Sequential>();

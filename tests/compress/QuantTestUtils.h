@@ -1,0 +1,20 @@
+#pragma once
+
+#include <cstdint>
+
+#include "datasets/datasets.h"
+
+namespace shrink::test {
+
+/// Friedman #1 inputs with the target cut into three classes (y < 11, < 17, else).
+inline data::TensorDataset friedmanClasses(int64_t n, uint64_t seed) {
+  const data::TensorDataset f = data::makeFriedman1({.nSamples = n, .seed = seed});
+  Tensor labels(Shape{n});
+  for (int64_t i = 0; i < n; ++i) {
+    const float y = f.targets()[i];
+    labels[i] = y < 11.0f ? 0.0f : y < 17.0f ? 1.0f : 2.0f;
+  }
+  return data::TensorDataset(f.inputs(), labels);
+}
+
+}  // namespace shrink::test
