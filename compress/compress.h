@@ -2,8 +2,9 @@
 
 // Everything of the compression library: schedules, masks, the pruning wrapper and its callbacks,
 // strip, structured pruning and physical removal, the lottery ticket, fake quantization and the
-// quantization wrappers, cost reports and scalar logs.
+// quantization wrappers, weight clustering, cost reports and scalar logs.
 #include "compress/ChannelScores.h"
+#include "compress/Cluster.h"
 #include "compress/EventWriter.h"
 #include "compress/FakeQuant.h"
 #include "compress/LotteryTicket.h"
