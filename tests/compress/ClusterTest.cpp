@@ -229,6 +229,24 @@ TEST(ClusterTest, FixedAssignmentsTrainOnlyTheCentroids) {
   EXPECT_FLOAT_EQ(gc[0] + gc[1] + gc[2], 24.0f);
 }
 
+TEST(ClusterTest, TheFixedZeroAndMaskedWeightsGetNoGradient) {
+  auto layer = std::make_unique<Dense>(DenseOptions{.in = 6, .out = 4, .seed = 2});
+  Tensor& leaf = layer->weight().leaf().mutableValue();
+  for (int64_t i = 0; i < leaf.numel(); i += 3) leaf[i] = 0.0f;
+  ClusterWeights wrapper(std::move(layer), {.clusters = 4, .init = CentroidInit::Linear, .preserveSparsity = true});
+  const ClusteredWeight& cw = wrapper.clusteredWeights()[0];
+  const int zero = static_cast<int>((*cw.zeroIndex)[0]);
+  EXPECT_EQ(cw.centroids->leaf().value()[zero], 0.0f);
+  const auto [gw, gc] = gradientsFor(wrapper, innerDense(wrapper).weight(), Tensor::ones(Shape{4, 6}));
+  EXPECT_EQ(gc[zero], 0.0f) << "the fixed zero does not train";
+  for (int64_t i = 0; i < gw.numel(); ++i) EXPECT_EQ(gw[i], i % 3 == 0 ? 0.0f : 1.0f) << "entry " << i;
+  const std::vector<int32_t> idx = wrapper.assignments(0);
+  float total = 0;
+  for (int64_t k = 0; k < gc.numel(); ++k) total += gc[k];
+  EXPECT_FLOAT_EQ(total, 24.0f - static_cast<float>(std::count(idx.begin(), idx.end(), zero)))
+      << "every other cluster sums its members' gradients";
+}
+
 /// A Dense 10 -> 16 -> 1 model on Friedman data whose first kernel is half zeros, as after pruning.
 std::unique_ptr<Sequential> halfZeroModel() {
   auto m = std::make_unique<Sequential>();
