@@ -336,6 +336,8 @@ ClusterWeights::~ClusterWeights() {
     weights_[i].parameter->removeTransform(transforms_[i].get());
 }
 
+Variable ClusterWeights::forward(const Variable& x) { return layer().forward(x); }
+
 Tensor ClusterWeights::effectiveCentroids(const ClusteredWeight& w) const {
   Tensor c = w.centroids->leaf().value();
   if (w.zeroIndex != nullptr)

@@ -123,7 +123,8 @@ class ClusterWeights : public LayerWrapper {
   ClusterWeights(std::unique_ptr<Module> layer, Options options);
   ~ClusterWeights() override;
 
-  Variable forward(const Variable& x) override { return layer().forward(x); }
+  /// The wrapped layer's forward (it reads its weights clustered).
+  Variable forward(const Variable& x) override;
   std::string typeName() const override { return "ClusterWeights"; }
   /// {"layer": architecture of the wrapped layer, "clusters", "init", "preserve_sparsity",
   ///  "per_channel", "gradient_aggregation", "lloyd_iterations", "fixed_assignments", "seed"}
