@@ -4,6 +4,7 @@
 #include <mutex>
 #include <stdexcept>
 
+#include "compress/Cluster.h"
 #include "compress/QuantNoise.h"
 #include "compress/QuantizeWrapper.h"
 #include "compress/Wrapping.h"
@@ -224,6 +225,7 @@ void registerCompressionTypes() {
     registerModuleType("PruneLowMagnitude", makePruneLowMagnitude);
     registerModuleType("QuantizeWrapper", QuantizeWrapper::fromConfig);
     registerModuleType("QuantNoiseWrapper", QuantNoiseWrapper::fromConfig);
+    registerModuleType("ClusterWeights", ClusterWeights::fromConfig);
     registerModuleType("ActivationQuantizer", ActivationQuantizer::fromConfig);
   });
 }

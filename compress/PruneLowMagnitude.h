@@ -123,7 +123,8 @@ class PruneLowMagnitude : public LayerWrapper {
   std::vector<std::unique_ptr<MaskTransform>> transforms_;
 };
 
-/// Makes the compression modules (PruneLowMagnitude, QuantizeWrapper, ActivationQuantizer) known to
+/// Makes the compression modules (PruneLowMagnitude, QuantizeWrapper, ActivationQuantizer,
+/// QuantNoiseWrapper, ClusterWeights) known to
 /// buildModule/loadModel.
 /// Idempotent. The compression entry points call it; call it yourself before loadModel() of a
 /// compressed model file in a program that uses nothing else from shrink::compress.

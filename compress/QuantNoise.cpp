@@ -155,16 +155,7 @@ std::unique_ptr<Module> QuantNoiseWrapper::fromConfig(const nlohmann::json& conf
 }
 
 std::unique_ptr<Module> QuantNoiseWrapper::releaseLayer() {
-  for (size_t i = 0; i < transforms_.size(); ++i) {
-    Parameter& p = *weights_[i].parameter;
-    Tensor baked;
-    {
-      NoGradGuard noGrad;
-      baked = transforms_[i]->apply(p.leaf()).value();
-    }
-    p.removeTransform(transforms_[i].get());
-    p.leaf().mutableValue() = std::move(baked);
-  }
+  for (size_t i = 0; i < transforms_.size(); ++i) bakeTransform(*weights_[i].parameter, *transforms_[i]);
   transforms_.clear();
   weights_.clear();
   std::unique_ptr<Module> layer;

@@ -67,12 +67,9 @@ class Quantizer {
   }
 
  private:
-  bool skipped(const std::string& name) const {
-    return std::find(scheme_.skip.begin(), scheme_.skip.end(), name) != scheme_.skip.end();
-  }
+  bool skipped(const std::string& name) const { return listed(scheme_.skip, name); }
   const QuantizeOptions& optionsOf(const std::string& name) const {
-    auto it = scheme_.layers.find(name);
-    return it != scheme_.layers.end() ? it->second : scheme_.defaults;
+    return layerOptions(scheme_.layers, scheme_.defaults, name);
   }
   bool feedsBatchNorm(const Sequential& model, size_t i) const {
     return i + 1 < model.size() && dynamic_cast<const BatchNorm*>(&model.at(i + 1)) != nullptr &&
@@ -95,12 +92,7 @@ int quantizeModel(Sequential& model, const QuantizeScheme& scheme) {
   for (const auto& [name, layer] : namedLayers(model))
     SHRINK_CHECK(!isQuantizationModule(*layer), "quantizeModel: the model is already quantized (layer '{}' is a {})",
                  name, layer->typeName());
-  checkQuantizeOptions(scheme.defaults);
-  for (const auto& [name, options] : scheme.layers) {
-    layerNamed(model, name, "quantizeModel");
-    checkQuantizeOptions(options);
-  }
-  for (const std::string& name : scheme.skip) layerNamed(model, name, "quantizeModel");
+  checkLayerScheme(model, scheme.defaults, scheme.layers, scheme.skip, "quantizeModel", checkQuantizeOptions);
 
   const int wrapped = Quantizer(scheme).run(model);
   SHRINK_CHECK(wrapped > 0, "quantizeModel: no layer to quantize (Dense and Conv2D layers are, unless skipped)");

@@ -2,6 +2,7 @@
 
 #include <functional>
 
+#include "compress/Cluster.h"
 #include "compress/PruneLowMagnitude.h"
 #include "compress/QuantNoise.h"
 #include "compress/QuantizeWrapper.h"
@@ -54,6 +55,18 @@ int stripQuantNoiseInPlace(Sequential& model) {
   return stripEvery<QuantNoiseWrapper>(model, [](Sequential& seq, size_t& i) {
     seq.wrap(i, [](std::unique_ptr<Module>& wrapper) { return static_cast<QuantNoiseWrapper&>(*wrapper).releaseLayer(); });
   });
+}
+
+int stripClusteringInPlace(Sequential& model) {
+  return stripEvery<ClusterWeights>(model, [](Sequential& seq, size_t& i) {
+    seq.wrap(i, [](std::unique_ptr<Module>& wrapper) { return static_cast<ClusterWeights&>(*wrapper).releaseLayer(); });
+  });
+}
+
+std::unique_ptr<Sequential> stripClustering(const Sequential& model) {
+  std::unique_ptr<Sequential> out = copyModel(model);
+  stripClusteringInPlace(*out);
+  return out;
 }
 
 std::unique_ptr<Sequential> stripQuantization(const Sequential& model) {

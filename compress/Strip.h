@@ -27,6 +27,15 @@ int stripQuantizationInPlace(Sequential& model);
 /// Returns the number of wrappers removed.
 int stripQuantNoiseInPlace(Sequential& model);
 
+/// tfmot's strip_clustering: every ClusterWeights of `model` (nested Sequentials included) is replaced
+/// by its layer, whose clustered weights hold their clustered values: at most k distinct values per
+/// tensor (per output channel with perChannel), and the same predictions as the wrapped model.
+/// Returns the number of wrappers removed.
+int stripClusteringInPlace(Sequential& model);
+
+/// A copy of `model` with its clustering wrappers stripped; `model` itself is left as it is.
+std::unique_ptr<Sequential> stripClustering(const Sequential& model);
+
 /// A copy of `model` with its quantization wrappers stripped; `model` itself is left as it is.
 std::unique_ptr<Sequential> stripQuantization(const Sequential& model);
 

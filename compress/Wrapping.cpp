@@ -62,6 +62,27 @@ std::string bufferPrefix(const std::string& weightName) {
   return prefix;
 }
 
+Variable valueBefore(const Parameter& weight, TransformStage stage) {
+  Variable v = weight.leaf();
+  for (const WeightTransform* t : weight.transforms())
+    if (t->stage() < stage) v = t->apply(v);
+  return v;
+}
+
+void bakeTransform(Parameter& weight, const WeightTransform& t) {
+  Tensor baked;
+  {
+    NoGradGuard noGrad;
+    baked = t.apply(valueBefore(weight, t.stage())).value();
+  }
+  weight.removeTransform(&t);
+  weight.leaf().mutableValue() = std::move(baked);
+}
+
+bool listed(const std::vector<std::string>& names, const std::string& name) {
+  return std::find(names.begin(), names.end(), name) != names.end();
+}
+
 std::vector<std::pair<std::string, const Module*>> namedLayers(const Sequential& model) {
   std::vector<std::pair<std::string, const Module*>> out;
   collectLayers(model, out);

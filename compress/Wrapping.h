@@ -1,5 +1,6 @@
 #pragma once
 
+#include <map>
 #include <memory>
 #include <string>
 #include <utility>
@@ -61,6 +62,27 @@ std::vector<NamedWeight> namedCompressibleWeights(Module& layer, const char* wra
 /// A weight name as the prefix of a wrapper's buffer names: "weight" -> "weight", "a.weight" -> "a_weight".
 std::string bufferPrefix(const std::string& weightName);
 
+/// The weight as a transform of `stage` sees it in the forward: the leaf through the transforms of
+/// earlier stages.
+Variable valueBefore(const Parameter& weight, TransformStage stage);
+
+/// For strip: leaf <- `t` applied to the weight as `t` sees it in the forward (the leaf through the
+/// transforms of earlier stages), computed without a graph; then `t` is detached. Earlier
+/// transforms stay attached.
+void bakeTransform(Parameter& weight, const WeightTransform& t);
+
+/// The options a per-layer scheme (QuantizeScheme, ClusterScheme) gives layer `name`: its entry in
+/// `layers`, else `defaults`.
+template <class Options>
+const Options& layerOptions(const std::map<std::string, Options>& layers, const Options& defaults,
+                            const std::string& name) {
+  auto it = layers.find(name);
+  return it != layers.end() ? it->second : defaults;
+}
+
+/// Whether `names` holds `name` (a scheme's skip list).
+bool listed(const std::vector<std::string>& names, const std::string& name);
+
 /// Every module of type T under `model` (the model itself included, named ""), with its dotted name,
 /// in model order.
 template <class T>
@@ -78,6 +100,19 @@ std::vector<std::pair<std::string, const Module*>> namedLayers(const Sequential&
 /// The layer of `model` (nested Sequentials included) named `name`; std::invalid_argument naming
 /// `caller` and listing the model's layer names when there is none.
 const Module& layerNamed(const Sequential& model, const std::string& name, const char* caller);
+
+/// Checks a per-layer scheme: `check` accepts the defaults and every entry of `layers`, and every
+/// name in `layers` and `skip` is a layer of `model` (else std::invalid_argument naming `caller`).
+template <class Options, class Check>
+void checkLayerScheme(const Sequential& model, const Options& defaults, const std::map<std::string, Options>& layers,
+                      const std::vector<std::string>& skip, const char* caller, Check check) {
+  check(defaults);
+  for (const auto& [name, options] : layers) {
+    layerNamed(model, name, caller);
+    check(options);
+  }
+  for (const std::string& name : skip) layerNamed(model, name, caller);
+}
 
 /// An independent copy of `model`: same architecture (compression wrappers included), parameters,
 /// buffers and mode.
