@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include "core/BlockCache.h"
 #include "core/Init.h"
 #include "core/Random.h"
 #include "core/Tensor.h"
@@ -85,6 +86,45 @@ TEST(TensorTest, HeNormalStddevAndTruncation) {
   // Truncation at 2 sigma of a normal with sigma = sqrt(2/fanIn)/0.8796 gives stddev sqrt(2/fanIn).
   EXPECT_NEAR(std::sqrt(w.array().square().mean()), std::sqrt(2.0f / fanIn), 0.02f * std::sqrt(2.0f / fanIn));
   EXPECT_LE(w.array().abs().maxCoeff(), 2.0f * std::sqrt(2.0f / fanIn) / 0.8796f + 1e-6f);
+}
+
+TEST(BlockCacheTest, LargeBlocksAreReusedAndSmallOnesAreNot) {
+  releaseBlockCache();
+  const BlockCacheStats start = blockCacheStats();
+  const Shape large{1000, 100};  // 400,000 bytes: cached
+  const float* first = nullptr;
+  {
+    Tensor a(large, 1.0f);
+    first = a.data();
+  }
+  EXPECT_EQ(blockCacheStats().idleBytes, 400000u);
+  {
+    Tensor b = Tensor::uninitialized(large);
+    EXPECT_EQ(b.data(), first) << "the freed block of the same size is handed out again";
+    EXPECT_EQ(reinterpret_cast<uintptr_t>(b.data()) % 64, 0u);
+    Tensor c(large, 2.0f);  // a second block of that size while the first is in use: a new one
+    EXPECT_NE(c.data(), b.data());
+    EXPECT_EQ(c[399], 2.0f);
+  }
+  const BlockCacheStats after = blockCacheStats();
+  EXPECT_EQ(after.hits - start.hits, 1);
+  EXPECT_EQ(after.misses - start.misses, 2);
+  EXPECT_EQ(after.idleBytes, 800000u);
+  { Tensor small(Shape{100}, 0.0f); }  // 400 bytes: straight to malloc
+  EXPECT_EQ(blockCacheStats().idleBytes, 800000u);
+  releaseBlockCache();
+  EXPECT_EQ(blockCacheStats().idleBytes, 0u);
+}
+
+TEST(BlockCacheTest, TheLimitCapsWhatIsKeptIdle) {
+  releaseBlockCache();
+  const size_t limit = blockCacheLimit();
+  setBlockCacheLimit(500000);
+  { Tensor a(Shape{1000, 100}), b(Shape{1000, 100}); }  // two blocks of 400,000 bytes freed
+  EXPECT_EQ(blockCacheStats().idleBytes, 400000u) << "the second one went back to the system";
+  setBlockCacheLimit(0);
+  EXPECT_EQ(blockCacheStats().idleBytes, 0u);
+  setBlockCacheLimit(limit);
 }
 
 }  // namespace shrink
