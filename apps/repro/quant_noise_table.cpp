@@ -13,13 +13,16 @@
 // Every row trains from the same initialisation with the same optimizer (Adam lr 1e-3, batch 128),
 // epochs and shuffling seed; the noise is seeded by the same seed. The paper reports that
 // Quant-Noise keeps accuracy better than QAT and PTQ, the more so the stronger the compression;
-// the last table puts our figure for that next to the claim.
+// the last table puts our figure for that next to the claim. The runs go a bit width at a time, in
+// the order of --bits, and --json is rewritten after each figure ("complete": false until the end),
+// so a run cut short keeps the columns it finished.
 //
 // Usage: quant_noise_table [--models lenet300,mlp-deep] [--datasets mnist,fashion-mnist]
 //        [--bits 8,4,3,2] [--noise 0.1,0.5] [--epochs 10] [--seeds 1] [--seed N]
 //        [--mnist-dir DIR] [--fashion-dir DIR] [--threads N] [--json FILE]
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <set>
 
 #include <fmt/format.h>
@@ -91,22 +94,24 @@ struct ModelResult {
   std::string model;
   std::string dataset;
   int epochs;
-  std::vector<double> floatAccuracy;
-  std::vector<double> floatSeconds;
-  std::vector<std::vector<Cell>> cells;  ///< [method][bits]
+  std::vector<double> floatAccuracy{};
+  std::vector<double> floatSeconds{};
+  std::vector<std::vector<Cell>> cells{};  ///< [method][bits]
 };
 
-ModelResult runModel(const Args& a, const std::string& name, const std::string& dataset, int epochs,
-                     const std::vector<Method>& methods) {
+/// Fills `r` (model, dataset and epochs set), calling `save` after each figure: a bit width at a
+/// time, every method, so an interrupted run still holds whole columns.
+void runModel(const Args& a, ModelResult& r, const std::vector<Method>& methods, const std::function<void()>& save) {
+  const std::string& name = r.model;
+  const int epochs = r.epochs;
   repro::CommonOptions dataOptions = a.common;
   dataOptions.dataDir = a.mnistDir;
-  const bool fashion = dataset == "fashion-mnist";
+  const bool fashion = r.dataset == "fashion-mnist";
   const data::TensorDataset train =
       fashion ? repro::loadImageSplit(a.fashionDir, true) : repro::loadMnistSplit(dataOptions, true);
   const data::TensorDataset test =
       fashion ? repro::loadImageSplit(a.fashionDir, false) : repro::loadMnistSplit(dataOptions, false);
 
-  ModelResult r{.model = name, .dataset = dataset, .epochs = epochs};
   r.cells.assign(methods.size(), std::vector<Cell>(a.bits.size()));
   for (int s = 0; s < a.seeds; ++s) {
     const uint64_t seed = a.common.seed + static_cast<uint64_t>(s);
@@ -116,8 +121,9 @@ ModelResult runModel(const Args& a, const std::string& name, const std::string& 
     fmt::print("{} seed {}: float {} ({:.0f} s)\n", name, seed, repro::percent(r.floatAccuracy.back()),
                r.floatSeconds.back());
     const ModelState trained = captureState(*floatModel);
-    for (size_t m = 0; m < methods.size(); ++m) {
-      for (size_t b = 0; b < a.bits.size(); ++b) {
+    save();
+    for (size_t b = 0; b < a.bits.size(); ++b) {
+      for (size_t m = 0; m < methods.size(); ++m) {
         Cell& cell = r.cells[m][b];
         auto model = models::build(name, seed);
         const QuantNoiseOptions noise{.kind = QuantNoiseKind::Scalar, .p = methods[m].p == 0 ? 1.0 : methods[m].p,
@@ -136,10 +142,10 @@ ModelResult runModel(const Args& a, const std::string& name, const std::string& 
         fmt::print("{} seed {}: {} at {} bits {} ({:.0f} s)\n", name, seed, methods[m].name, a.bits[b],
                    repro::percent(cell.accuracy.back()), cell.trainSeconds.back());
         std::fflush(stdout);
+        save();
       }
     }
   }
-  return r;
 }
 
 void printModel(const Args& a, const ModelResult& r, const std::vector<Method>& methods) {
@@ -166,6 +172,45 @@ size_t bestMethod(const ModelResult& r, size_t b) {
   return best;
 }
 
+/// Writes the figures measured so far to --json; `complete` is false while the run goes on.
+void writeResults(const Args& a, const std::vector<ModelResult>& results, const std::vector<Method>& methods,
+                  bool complete) {
+  nlohmann::json models = nlohmann::json::array();
+  for (const ModelResult& r : results) {
+    nlohmann::json rows = nlohmann::json::array();
+    for (size_t m = 0; m < methods.size(); ++m)
+      for (size_t b = 0; b < a.bits.size(); ++b) {
+        const Cell& c = r.cells[m][b];
+        if (c.accuracy.empty()) continue;
+        rows.push_back({{"method", methods[m].name},
+                        {"p", methods[m].p},
+                        {"bits", a.bits[b]},
+                        {"test_accuracy", c.accuracy},
+                        {"mean_test_accuracy", mean(c.accuracy)},
+                        {"max_kernel_levels", c.maxLevels},
+                        {"train_seconds", c.trainSeconds}});
+      }
+    models.push_back({{"model", r.model},
+                      {"dataset", r.dataset},
+                      {"epochs", r.epochs},
+                      {"float_test_accuracy", r.floatAccuracy},
+                      {"float_train_seconds", r.floatSeconds},
+                      {"rows", rows}});
+  }
+  nlohmann::json seeds = nlohmann::json::array();
+  for (int s = 0; s < a.seeds; ++s) seeds.push_back(a.common.seed + static_cast<uint64_t>(s));
+  repro::writeJson(a.common.jsonPath,
+                   {{"program", "quant_noise_table"},
+                    {"complete", complete},
+                    {"seeds", seeds},
+                    {"threads", a.common.threads},
+                    {"optimizer", "Adam lr 1e-3 (Keras defaults)"},
+                    {"batch_size", repro::kBatchSize},
+                    {"quantizer", "scalar, weights only: symmetric narrow range per tensor on max|w|, recomputed at "
+                                  "every forward; activations float"},
+                    {"models", models}});
+}
+
 void reproduce(const Args& a) {
   const std::vector<int> epochs = repro::perModel(a.epochs, a.models, "--epochs");
   const std::vector<std::string> datasets = repro::perModel(a.datasets, a.models, "--datasets");
@@ -175,10 +220,14 @@ void reproduce(const Args& a) {
   for (double p : a.noise) methods.push_back({fmt::format("Quant-Noise p={}", p), p});
 
   std::vector<ModelResult> results;
+  results.reserve(a.models.size());
   for (size_t i = 0; i < a.models.size(); ++i) {
     fmt::print("{} on {}: {} epochs per training, {} trainings per seed\n", a.models[i], datasets[i], epochs[i],
                1 + (methods.size() - 1) * a.bits.size());
-    results.push_back(runModel(a, a.models[i], datasets[i], epochs[i], methods));
+    results.push_back({.model = a.models[i], .dataset = datasets[i], .epochs = epochs[i]});
+    runModel(a, results.back(), methods, [&] {
+      if (!a.common.jsonPath.empty()) writeResults(a, results, methods, /*complete=*/false);
+    });
   }
 
   const size_t lowest = static_cast<size_t>(std::min_element(a.bits.begin(), a.bits.end()) - a.bits.begin());
@@ -199,39 +248,7 @@ void reproduce(const Args& a) {
   repro::printComparison("Quant-Noise claim at the lowest bit width", findings);
 
   if (a.common.jsonPath.empty()) return;
-  nlohmann::json models = nlohmann::json::array();
-  for (const ModelResult& r : results) {
-    nlohmann::json rows = nlohmann::json::array();
-    for (size_t m = 0; m < methods.size(); ++m)
-      for (size_t b = 0; b < a.bits.size(); ++b) {
-        const Cell& c = r.cells[m][b];
-        rows.push_back({{"method", methods[m].name},
-                        {"p", methods[m].p},
-                        {"bits", a.bits[b]},
-                        {"test_accuracy", c.accuracy},
-                        {"mean_test_accuracy", mean(c.accuracy)},
-                        {"max_kernel_levels", c.maxLevels},
-                        {"train_seconds", c.trainSeconds}});
-      }
-    models.push_back({{"model", r.model},
-                      {"dataset", r.dataset},
-                      {"epochs", r.epochs},
-                      {"float_test_accuracy", r.floatAccuracy},
-                      {"float_train_seconds", r.floatSeconds},
-                      {"best_at_lowest_bits", methods[bestMethod(r, lowest)].name},
-                      {"rows", rows}});
-  }
-  nlohmann::json seeds = nlohmann::json::array();
-  for (int s = 0; s < a.seeds; ++s) seeds.push_back(a.common.seed + static_cast<uint64_t>(s));
-  repro::writeJson(a.common.jsonPath,
-                   {{"program", "quant_noise_table"},
-                    {"seeds", seeds},
-                    {"threads", a.common.threads},
-                    {"optimizer", "Adam lr 1e-3 (Keras defaults)"},
-                    {"batch_size", repro::kBatchSize},
-                    {"quantizer", "scalar, weights only: symmetric narrow range per tensor on max|w|, recomputed at "
-                                  "every forward; activations float"},
-                    {"models", models}});
+  writeResults(a, results, methods, /*complete=*/true);
   fmt::print("results written to {}\n", a.common.jsonPath);
 }
 
