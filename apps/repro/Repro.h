@@ -4,13 +4,16 @@
 // our figures next to the source's, and the JSON results file.
 #include <cstdint>
 #include <functional>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
 #include <CLI/CLI.hpp>
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "compress/Report.h"
+#include "core/Module.h"
 #include "datasets/Dataset.h"
 
 namespace shrink::repro {
@@ -26,6 +29,11 @@ struct CommonOptions {
 /// Adds --seed, --threads, --json FILE and, when `dataHelp` is not empty, --data-dir DIR.
 void addCommonOptions(CLI::App& app, CommonOptions& options, const std::string& dataHelp = "");
 
+/// Adds --models (preset names, comma-separated) and --epochs (training epochs: one for every model
+/// or one per model, see perModel), described as `epochsWhat`.
+void addModelOptions(CLI::App& app, std::vector<std::string>& models, std::vector<int>& epochs,
+                     const std::string& epochsWhat);
+
 /// Parses the command line, applies --threads and runs `body`; returns the exit code (0; 2 for a bad
 /// command line; 1, with the message on stderr, when `body` throws).
 int run(CLI::App& app, int argc, char** argv, const CommonOptions& options, const std::function<void()>& body);
@@ -34,6 +42,32 @@ int run(CLI::App& app, int argc, char** argv, const CommonOptions& options, cons
 /// option is empty; std::invalid_argument when neither names a directory.
 data::TensorDataset loadMnistSplit(const CommonOptions& options, bool train);
 
+/// The train or test split of an MNIST-format dataset (MNIST, Fashion-MNIST) in `dir`, NCHW;
+/// std::invalid_argument when `dir` is not a directory.
+data::TensorDataset loadImageSplit(const std::string& dir, bool train);
+
+/// Per-model values of an option that takes one value for every model or one per model (in the
+/// order of `models`); std::invalid_argument naming `option` for any other count.
+template <typename T>
+std::vector<T> perModel(const std::vector<T>& values, const std::vector<std::string>& models,
+                        const std::string& option) {
+  if (values.size() == 1) return std::vector<T>(models.size(), values[0]);
+  if (values.size() != models.size())
+    throw std::invalid_argument(fmt::format("{} takes one value or one per model ({}), not {}", option,
+                                            models.size(), values.size()));
+  return values;
+}
+
+/// The classification training the quantization reproductions share: a new Adam (Keras' defaults
+/// but `lr`) over the model's trainable parameters, batches of kBatchSize shuffled from `seed`,
+/// `epochs` epochs, one log line per epoch when `verbose`. Returns the wall time in seconds.
+inline constexpr int64_t kBatchSize = 128;
+double trainClassifier(Module& model, const data::TensorDataset& train, int epochs, uint64_t seed,
+                       bool verbose = false, float lr = 1e-3f);
+
+/// The accuracy of a classifier on `test`, in eval mode.
+double testAccuracy(Module& model, const data::TensorDataset& test);
+
 /// One line of a comparison: the quantity, our figure and the source's ("" when it publishes none).
 struct Comparison {
   std::string quantity;
@@ -41,6 +75,10 @@ struct Comparison {
   std::string source;
 };
 void printComparison(const std::string& title, const std::vector<Comparison>& rows);
+
+/// A boxed table: `header` then `rows` (each as long as the header), the first column left-aligned
+/// and the others right-aligned.
+void printTable(const std::vector<std::string>& header, const std::vector<std::vector<std::string>>& rows);
 
 /// Writes `results` to `path`, pretty-printed, creating its directory; std::runtime_error naming
 /// the path when it cannot.
