@@ -3,6 +3,7 @@
 // loses them; strip of every nesting of the wrappers; prune -> cluster -> quantize end to end.
 #include <algorithm>
 #include <array>
+#include <filesystem>
 #include <functional>
 #include <iostream>
 #include <memory>
@@ -24,6 +25,7 @@
 namespace shrink {
 namespace {
 
+namespace fs = std::filesystem;
 using test::allClose;
 using test::friedmanClasses;
 using test::friedmanClassifier;
@@ -199,6 +201,27 @@ TEST(CollaborativeTest, PcqatKeepsTheZerosAndTheClusters) {
       EXPECT_LE(mostDistinct(kernels(*s)), kClusters);
     }
   }
+}
+
+TEST(CollaborativeTest, SavedPcqatModelLoadsAndResumesKeepingItsMasksAndCodebooks) {
+  setNumThreads(1);
+  const auto data = friedmanClasses(256, 7);
+  auto m = prunedAndStripped(data);
+  cluster(*m, data, true);
+  stripClusteringInPlace(*m);
+  const std::vector<Tensor> before = kernels(*m);
+  collaborativeQuantize(*m, {.preserveSparsity = true, .preserveClusters = true});
+  train(*m, data, 1);
+  const fs::path path = fs::temp_directory_path() / "shrink_collaborative_test.shrink";
+  saveModel(*m, path.string());
+  LoadedModel loaded = loadModel(path.string());
+  fs::remove(path);
+  auto& b = static_cast<Sequential&>(*loaded.model);
+  EXPECT_EQ(architectureOf(b), architectureOf(*m));
+  EXPECT_TRUE(allClose(predict(b, data), predict(*m, data), 0, 0));
+  train(b, data, 2);  // the masks and assignments came from the file, not from the fresh layers
+  EXPECT_EQ(revivedZeros(before, kernels(b)), 0);
+  EXPECT_LE(mostDistinct(kernels(b)), kClusters);
 }
 
 TEST(CollaborativeTest, StripsNestedWrappersInAnyOrder) {
