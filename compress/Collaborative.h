@@ -21,7 +21,9 @@ struct CollaborativeScheme {
   /// CQAT: the distinct values of each weight become its codebook; every entry stays tied to the
   /// centroid of its value (a ClusterWeights with UniqueValues centroids and fixed assignments), the
   /// centroids train (their gradient the per-cluster sum) and the gathered weight is fake-quantized,
-  /// so a weight keeps at most its number of distinct values. With preserveSparsity too (PCQAT) the
+  /// so a weight keeps at most its number of distinct values (per output channel with per-axis weight
+  /// ranges, Conv2D's default: each channel is quantized on its own scale, so a kernel clustered per
+  /// channel keeps at most k values per channel). With preserveSparsity too (PCQAT) the
   /// centroid 0 stays fixed and the zeros stay zero; a weight without zeros is clustered as in CQAT.
   bool preserveClusters = false;
   /// With preserveClusters, a layer whose weights have more distinct values than this (not

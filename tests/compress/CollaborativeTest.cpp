@@ -15,6 +15,7 @@
 #include <gtest/gtest.h>
 
 #include "compress/compress.h"
+#include "core/Functions.h"
 #include "core/Threads.h"
 #include "datasets/datasets.h"
 #include "layers/layers.h"
@@ -164,6 +165,58 @@ TEST(CollaborativeTest, CqatKeepsAtMostKValuesThroughTrainingAndStrip) {
     EXPECT_TRUE(allClose(predict(*stripped, data), wrapped, 0, 0));
     EXPECT_LE(mostDistinct(kernels(*stripped)), kClusters);
     EXPECT_EQ(stripped->trainableParameters().size(), 6u) << "the centroids are gone";
+  }
+}
+
+/// The most distinct values in one output channel of the Conv2D kernel of `model` (4 channels of 9).
+int64_t mostDistinctPerChannel(Module& model) {
+  NoGradGuard noGrad;
+  int64_t most = 0;
+  model.visit([&](Module& m) {
+    if (auto* conv = dynamic_cast<Conv2D*>(&m)) {
+      const Tensor w = conv->weight().value().value();
+      for (int64_t ch = 0; ch < 4; ++ch)
+        most = std::max(most, distinctValues(Tensor(Shape{9}, {w.data() + ch * 9, w.data() + ch * 9 + 9})));
+    }
+  });
+  return most;
+}
+
+TEST(CollaborativeTest, CqatKeepsPerChannelClustersOfAConvolutionWithPerAxisRanges) {
+  setNumThreads(1);
+  constexpr int k = 3;
+  for (bool preserve : {true, false}) {
+    SCOPED_TRACE(preserve ? "CQAT" : "plain QAT");
+    auto m = std::make_unique<Sequential>();
+    m->add<Conv2D>({.in = 1, .out = 4, .kernel = {3, 3}, .activation = Activation::ReLU, .seed = 1});
+    m->add<Flatten>({});
+    m->add<Dense>({.in = 4 * 6 * 6, .out = 5, .seed = 2});
+    ClusterScheme scheme{.defaults = {.clusters = k}};
+    scheme.layers["conv2d"] = {.clusters = k, .perChannel = true};
+    clusterWeights(*m, scheme);
+    stripClusteringInPlace(*m);
+    ASSERT_EQ(mostDistinctPerChannel(*m), k);
+    collaborativeQuantize(*m, {.preserveClusters = preserve});
+    const Tensor x = test::uniform(Shape{8, 1, 8, 8}, 12);
+    Adam adam(m->parameters(), {.lr = 0.01f});
+    for (int step = 0; step < 5; ++step) {
+      adam.zeroGrad();
+      sum(square((*m)(Variable(x)))).backward();
+      adam.step();
+    }
+    if (!preserve) {
+      EXPECT_GT(mostDistinctPerChannel(*m), k);
+      continue;
+    }
+    EXPECT_LE(mostDistinctPerChannel(*m), k);
+    EXPECT_LE(mostDistinct(kernels(*m)), k);
+    m->eval();
+    const Tensor wrapped = (*m)(Variable(x)).value();
+    EXPECT_EQ(stripQuantizationInPlace(*m), 2);
+    EXPECT_FALSE(hasWrappers(*m));
+    EXPECT_TRUE(allClose((*m)(Variable(x)).value(), wrapped, 0, 0));
+    EXPECT_LE(mostDistinctPerChannel(*m), k);
+    EXPECT_LE(mostDistinct(kernels(*m)), k);
   }
 }
 
