@@ -18,16 +18,18 @@ std::string centroidInitName(CentroidInit init) {
     case CentroidInit::Random: return "random";
     case CentroidInit::DensityBased: return "density_based";
     case CentroidInit::KMeansPlusPlus: return "kmeans_plus_plus";
+    case CentroidInit::UniqueValues: return "unique_values";
   }
   return "kmeans_plus_plus";
 }
 
 CentroidInit parseCentroidInit(const std::string& name) {
-  for (CentroidInit init :
-       {CentroidInit::Linear, CentroidInit::Random, CentroidInit::DensityBased, CentroidInit::KMeansPlusPlus})
+  for (CentroidInit init : {CentroidInit::Linear, CentroidInit::Random, CentroidInit::DensityBased,
+                            CentroidInit::KMeansPlusPlus, CentroidInit::UniqueValues})
     if (centroidInitName(init) == name) return init;
-  throw std::invalid_argument(fmt::format(
-      "centroid initialisation must be 'linear', 'random', 'density_based' or 'kmeans_plus_plus', got '{}'", name));
+  throw std::invalid_argument(fmt::format("centroid initialisation must be 'linear', 'random', 'density_based', "
+                                          "'kmeans_plus_plus' or 'unique_values', got '{}'",
+                                          name));
 }
 
 std::string gradientAggregationName(GradientAggregation aggregation) {
@@ -128,6 +130,19 @@ std::vector<float> kmeansPlusPlus(std::span<const float> values, int n, Generato
   return out;
 }
 
+/// n of the distinct values, ascending: all of them padded with the largest, or n spread evenly over
+/// them (the smallest and largest included).
+std::vector<float> uniqueValues(std::span<const float> values, int n) {
+  std::vector<float> sorted(values.begin(), values.end());
+  std::sort(sorted.begin(), sorted.end());
+  sorted.erase(std::unique(sorted.begin(), sorted.end()), sorted.end());
+  const auto size = static_cast<int64_t>(sorted.size());
+  std::vector<float> out;
+  for (int64_t i = 0; i < n; ++i)
+    out.push_back(size <= n ? sorted[std::min(i, size - 1)] : sorted[n > 1 ? i * (size - 1) / (n - 1) : 0]);
+  return out;
+}
+
 /// n centroids of `values` (not empty when n > 0) by the initialisation `init`.
 std::vector<float> initialise(std::span<const float> values, int n, CentroidInit init, bool preserveSparsity,
                               Generator& gen) {
@@ -142,6 +157,7 @@ std::vector<float> initialise(std::span<const float> values, int n, CentroidInit
     }
     case CentroidInit::DensityBased: return densityBased(values, n, preserveSparsity);
     case CentroidInit::KMeansPlusPlus: return kmeansPlusPlus(values, n, gen);
+    case CentroidInit::UniqueValues: return uniqueValues(values, n);
   }
   return {};
 }
@@ -193,6 +209,16 @@ Codebook makeCodebook(std::span<const float> values, const ClusterOptions& optio
     }
     // k - 1 centroids split in proportion to the counts (rounded half to even, as tf.math.round).
     const int rest = options.clusters - 1;
+    if (options.init == CentroidInit::UniqueValues) {
+      std::vector<float> nonZeroValues = negative;
+      nonZeroValues.insert(nonZeroValues.end(), positive.begin(), positive.end());
+      book.centroids = uniqueValues(nonZeroValues, rest);
+      book.zeroIndex = static_cast<int>(
+          std::lower_bound(book.centroids.begin(), book.centroids.end(), 0.0f) - book.centroids.begin());
+      book.centroids.insert(book.centroids.begin() + book.zeroIndex, 0.0f);
+      lloydSteps(values, book, options.lloydIterations);
+      return book;
+    }
     const int nNegative = static_cast<int>(
         std::nearbyint(rest * static_cast<double>(negative.size()) / static_cast<double>(nonZero)));
     book.centroids = initialise(negative, nNegative, options.init, true, gen);

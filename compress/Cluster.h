@@ -29,6 +29,12 @@ enum class CentroidInit {
   /// probability proportional to their squared distance to the nearest centroid so far (TF's
   /// kmeans_plus_plus_initialization with its default retries). Seeding only, as tfmot.
   KMeansPlusPlus,
+  /// The distinct values of w, ascending, for a weight that is already clustered (collaborative
+  /// quantization keeps its clusters): k of them evenly spread over the sorted list when there are
+  /// more, the list padded with its largest value when there are fewer. With preserveSparsity the
+  /// k - 1 non-zero centroids are so taken from the non-zero values and the fixed 0 sits between
+  /// the negative and positive ones.
+  UniqueValues,
 };
 
 /// How the gradients of a cluster's weights combine into its centroid's gradient.
@@ -37,7 +43,7 @@ enum class GradientAggregation {
   Mean,  ///< that sum divided by the cluster's size (tfmot's AVG); 0 for an empty cluster
 };
 
-/// "linear" | "random" | "density_based" | "kmeans_plus_plus".
+/// "linear" | "random" | "density_based" | "kmeans_plus_plus" | "unique_values".
 std::string centroidInitName(CentroidInit init);
 CentroidInit parseCentroidInit(const std::string& name);
 /// "sum" | "mean".

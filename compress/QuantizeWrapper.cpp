@@ -112,7 +112,8 @@ class QuantizeWrapper::WeightQuantizer : public WeightTransform {
   Variable apply(const Variable& w) const override {
     if (owner_.floatWeights_) return w;
     const Options& o = owner_.options_;
-    const Variable v = owner_.toQuantize(w);
+    const Tensor* mask = weight_.sparsityMask;
+    const Variable v = owner_.toQuantize(mask != nullptr ? mul(w, Variable(*mask)) : w);
     if (owner_.trackingWeights_) lastValueRange(v.value(), o.symmetricWeights, weight_.min->span(), weight_.max->span());
     return fakeQuant(v, weight_.min->span(), weight_.max->span(),
                      {.bits = o.weightBits, .narrowRange = o.symmetricWeights, .rounding = o.rounding});
@@ -143,7 +144,15 @@ QuantizeWrapper::QuantizeWrapper(std::unique_ptr<Module> layer, Options options)
     const std::string base = bufferPrefix(name);
     Tensor& min = registerBuffer(base + "_min", Tensor(rangeShape));
     Tensor& max = registerBuffer(base + "_max", Tensor(rangeShape));
-    weights_.push_back({name, p, &min, &max, perAxis});
+    Tensor* sparsityMask = nullptr;
+    if (options_.preserveSparsity) {
+      NoGradGuard noGrad;
+      const Tensor value = valueBefore(*p, TransformStage::Quantize).value();  // e.g. through a cluster gather
+      Tensor mask(value.shape());
+      mask.array() = (value.array() != 0.0f).cast<float>();
+      sparsityMask = &registerBuffer(base + "_sparsity_mask", std::move(mask));
+    }
+    weights_.push_back({name, p, &min, &max, perAxis, sparsityMask});
     transforms_.push_back(std::make_unique<WeightQuantizer>(*this, weights_.back()));
     p->addTransform(transforms_.back().get());
   }
@@ -233,7 +242,8 @@ nlohmann::json QuantizeWrapper::config() const {
                       {"symmetric_weights", options_.symmetricWeights},
                       {"quantize_output", options_.quantizeOutput},
                       {"output_tracking", rangeTrackingName(options_.outputTracking)},
-                      {"rounding", roundingModeName(options_.rounding)}};
+                      {"rounding", roundingModeName(options_.rounding)},
+                      {"preserve_sparsity", options_.preserveSparsity}};
   if (options_.perAxis) c["per_axis"] = *options_.perAxis;
   if (batchNorm_ != nullptr) c["batch_norm"] = architectureOf(*batchNorm_);
   return c;
@@ -249,6 +259,7 @@ std::unique_ptr<Module> QuantizeWrapper::fromConfig(const nlohmann::json& config
   o.quantizeOutput = c.boolean("quantize_output", true);
   o.outputTracking = parseRangeTracking(c.string("output_tracking", "moving_average"));
   o.rounding = parseRoundingMode(c.string("rounding", "half_up"));
+  o.preserveSparsity = c.boolean("preserve_sparsity", false);
   std::unique_ptr<Module> inner = buildModule(c.raw("layer"));
   std::unique_ptr<Module> batchNorm = c.has("batch_norm") ? buildModule(c.raw("batch_norm")) : nullptr;
   c.finish();

@@ -79,6 +79,10 @@ struct QuantizeOptions {
   RangeTracking outputTracking = RangeTracking::MovingAverage;
   /// For weights and output.
   RoundingMode rounding = RoundingMode::HalfUp;
+  /// Keep the zeros of a pruned model through training (tfmot's prune-preserving scheme, PQAT): the
+  /// entries that are exactly 0 when wrapping (read through earlier transforms) are masked out of
+  /// the value that is fake-quantized and so of the gradient; 0 quantizes to exactly 0.
+  bool preserveSparsity = false;
 };
 
 /// Throws std::invalid_argument naming the field when a bit width is outside [2, 8].
@@ -94,6 +98,9 @@ struct QuantizedWeight {
   Tensor* min;
   Tensor* max;
   bool perAxis;
+  /// With preserveSparsity: "<name>_sparsity_mask" (1 where the weight was non-zero when wrapped,
+  /// the weight's shape); else null.
+  Tensor* sparsityMask = nullptr;
 };
 
 /// tfmot's QuantizeWrapper for quantization-aware training. Owns the wrapped layer (child "layer",
@@ -132,7 +139,7 @@ class QuantizeWrapper : public LayerWrapper {
   std::string typeName() const override { return "QuantizeWrapper"; }
   /// {"layer": architecture of the wrapped layer[, "batch_norm": that of the folded BatchNorm],
   ///  "weight_bits", "activation_bits"[, "per_axis"], "symmetric_weights", "quantize_output",
-  ///  "output_tracking", "rounding"}
+  ///  "output_tracking", "rounding", "preserve_sparsity"}
   nlohmann::json config() const override;
   /// The inverse of config().
   static std::unique_ptr<Module> fromConfig(const nlohmann::json& config);

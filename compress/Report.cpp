@@ -22,13 +22,15 @@ namespace {
 struct Counts {
   int64_t total = 0;
   int64_t nonZero = 0;
+  int64_t unique = 0;  ///< only with countValues(p, true)
 };
 
-Counts countValues(const Parameter& p) {
+Counts countValues(const Parameter& p, bool unique = false) {
   const Variable v = p.value();
   Counts c;
   c.total = v.numel();
   for (float x : v.value()) c.nonZero += x != 0.0f ? 1 : 0;
+  if (unique) c.unique = distinctValues(v.value());
   return c;
 }
 
@@ -158,9 +160,9 @@ ModelReport report(Module& model, const ReportOptions& options) {
         const auto it = paramNames.find(p);
         SHRINK_ASSERT(it != paramNames.end(), "report: module '{}' ({}) reports a weight not registered in the model",
                       name, m->typeName());
-        const Counts c = countValues(*p);
+        const Counts c = countValues(*p, true);
         r.weights.push_back({it->second, name, m->typeName(), p->shape(), c.total, c.nonZero,
-                             sparsityOf(c.total, c.nonZero)});
+                             sparsityOf(c.total, c.nonZero), c.unique});
         r.prunableParameters += c.total;
         r.prunableNonZero += c.nonZero;
       }
@@ -197,12 +199,12 @@ std::string formatReport(const ModelReport& r) {
   for (const auto& x : r.weights) w = std::max(w, x.name.size() + 2);
   for (const auto& x : r.layers) w = std::max(w, x.name.size() + x.type.size() + 5);
 
-  out += fmt::format("{:<{}}{:<20}{:>12}{:>12}{:>10}\n", "Prunable weight", w, "Shape", "Params", "Non-zero",
-                     "Sparsity");
-  out += std::string(w + 54, '-') + "\n";
+  out += fmt::format("{:<{}}{:<20}{:>12}{:>12}{:>10}{:>10}\n", "Prunable weight", w, "Shape", "Params", "Non-zero",
+                     "Sparsity", "Unique");
+  out += std::string(w + 64, '-') + "\n";
   for (const auto& x : r.weights)
-    out += fmt::format("{:<{}}{:<20}{:>12}{:>12}{:>9.2f}%\n", x.name, w, x.shape.str(), x.parameters, x.nonZero,
-                       100 * x.sparsity);
+    out += fmt::format("{:<{}}{:<20}{:>12}{:>12}{:>9.2f}%{:>10}\n", x.name, w, x.shape.str(), x.parameters, x.nonZero,
+                       100 * x.sparsity, x.uniqueValues);
   out += fmt::format("{:<{}}{:<20}{:>12}{:>12}{:>9.2f}%\n\n", "all prunable", w, "", r.prunableParameters,
                      r.prunableNonZero, 100 * r.prunableSparsity);
 
@@ -238,7 +240,8 @@ nlohmann::json toJson(const ModelReport& r) {
   j["weights"] = nlohmann::json::array();
   for (const auto& x : r.weights)
     j["weights"].push_back({{"name", x.name}, {"layer", x.layer}, {"type", x.type}, {"shape", x.shape.dims()},
-                            {"parameters", x.parameters}, {"non_zero", x.nonZero}, {"sparsity", x.sparsity}});
+                            {"parameters", x.parameters}, {"non_zero", x.nonZero}, {"sparsity", x.sparsity},
+                            {"unique_values", x.uniqueValues}});
   j["layers"] = nlohmann::json::array();
   for (const auto& x : r.layers)
     j["layers"].push_back({{"name", x.name}, {"type", x.type}, {"parameters", x.parameters},
@@ -266,6 +269,12 @@ nlohmann::json toJson(const ModelReport& r) {
                               {"sample_seconds", l.sampleSeconds}});
   }
   return j;
+}
+
+int64_t distinctValues(const Tensor& t) {
+  std::vector<float> sorted(t.begin(), t.end());
+  std::sort(sorted.begin(), sorted.end());
+  return std::unique(sorted.begin(), sorted.end()) - sorted.begin();
 }
 
 double quantile(std::vector<double> values, double q) {

@@ -43,6 +43,8 @@ struct WeightReport {
   int64_t parameters = 0;
   int64_t nonZero = 0;
   double sparsity = 0;  ///< fraction of exact zeros: 1 - nonZero / parameters (0 for an empty tensor)
+  /// Distinct values (0 and -0 count as one): at most k for a weight clustered into k centroids.
+  int64_t uniqueValues = 0;
 };
 
 /// Counts of every parameter registered directly on one module (kernel and bias, BatchNorm's
@@ -117,6 +119,9 @@ struct LatencyComparison {
 /// three must be >= 1 (warmup >= 0), else std::invalid_argument.
 LatencyComparison compareLatency(Module& a, Module& b, const Tensor& input, int rounds = 30, int callsPerRound = 20,
                                  int warmup = 20);
+
+/// The number of distinct values of `t` (0 and -0 count as one).
+int64_t distinctValues(const Tensor& t);
 
 /// The q-quantile (q in [0, 1], nearest rank) of non-empty `values`.
 double quantile(std::vector<double> values, double q);

@@ -12,8 +12,27 @@ namespace shrink {
 
 namespace {
 
+/// Replaces every W wrapped inside another wrapper at `top` (the ClusterWeights of a QuantizeWrapper
+/// around it) by its layer; returns how many.
+template <class W>
+int stripInner(Module& top) {
+  int stripped = 0;
+  auto* outer = dynamic_cast<LayerWrapper*>(&top);
+  while (outer != nullptr) {
+    auto* inner = dynamic_cast<LayerWrapper*>(&outer->layer());
+    if (auto* w = dynamic_cast<W*>(inner)) {
+      outer->replaceLayer(w->releaseLayer());  // the emptied wrapper dies here
+      ++stripped;
+    } else {
+      outer = inner;
+    }
+  }
+  return stripped;
+}
+
 /// Calls strip(seq, i) for every W at place i of `model` and of its nested Sequentials; strip
-/// replaces it and may insert after it, moving i to the last place it filled.
+/// replaces it and may insert after it, moving i to the last place it filled. A W inside another
+/// wrapper is replaced by its layer when W can give it up alone (releaseLayer).
 template <class W>
 int stripEvery(Sequential& model, const std::function<void(Sequential&, size_t&)>& strip) {
   int stripped = 0;
@@ -23,6 +42,8 @@ int stripEvery(Sequential& model, const std::function<void(Sequential&, size_t&)
     } else if (dynamic_cast<W*>(&model.at(i)) != nullptr) {
       strip(model, i);
       ++stripped;
+    } else if constexpr (requires(W& w) { w.releaseLayer(); }) {
+      stripped += stripInner<W>(model.at(i));
     }
   }
   return stripped;
@@ -40,6 +61,8 @@ int stripQuantizationInPlace(Sequential& model) {
   return stripEvery<QuantizeWrapper>(model, [](Sequential& seq, size_t& i) {
     std::unique_ptr<Module> outputQuantizer;
     seq.wrap(i, [&](std::unique_ptr<Module>& wrapper) {
+      // Quantized values are not centroids of the codebook: a clustering inside is baked first.
+      stripInner<ClusterWeights>(*wrapper);
       QuantizeWrapper::Released parts = static_cast<QuantizeWrapper&>(*wrapper).release();
       outputQuantizer = std::move(parts.outputQuantizer);
       return std::move(parts.layer);

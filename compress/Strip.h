@@ -7,8 +7,9 @@
 namespace shrink {
 
 /// tfmot's strip_pruning: every PruneLowMagnitude wrapper of `model` (nested Sequentials included)
-/// is replaced by its layer, whose pruned weights hold the zeros of their masks. Other transforms
-/// (quantization, clustering) stay attached. Returns the number of wrappers removed.
+/// is replaced by its layer, whose pruned weights hold the zeros of their masks; one inside another
+/// wrapper (a ClusterWeights or QuantizeWrapper around it) too. Other transforms (quantization,
+/// clustering) stay attached. Returns the number of wrappers removed.
 int stripPruningInPlace(Sequential& model);
 
 /// A stripped copy of `model` (same architecture without the wrappers, same weights and buffers);
@@ -19,7 +20,9 @@ std::unique_ptr<Sequential> stripPruning(const Sequential& model);
 /// Sequentials included) is replaced by its layer, whose weights become their fake-quantized values
 /// (on the stored ranges), followed by the wrapper's output quantizer as a layer "<name>_quantizer".
 /// ActivationQuantizer layers stay, so in eval mode the predictions equal the wrapped model's.
-/// Pruning wrappers stay. Returns the number of wrappers removed.
+/// Pruning wrappers stay (a masked entry quantizes to 0); a ClusterWeights inside a QuantizeWrapper
+/// is stripped with it, as the quantized values are no longer the centroids of its codebook.
+/// Returns the number of QuantizeWrappers removed.
 int stripQuantizationInPlace(Sequential& model);
 
 /// Every QuantNoiseWrapper of `model` (nested Sequentials included) is replaced by its layer, whose
@@ -29,8 +32,9 @@ int stripQuantNoiseInPlace(Sequential& model);
 
 /// tfmot's strip_clustering: every ClusterWeights of `model` (nested Sequentials included) is replaced
 /// by its layer, whose clustered weights hold their clustered values: at most k distinct values per
-/// tensor (per output channel with perChannel), and the same predictions as the wrapped model.
-/// Returns the number of wrappers removed.
+/// tensor (per output channel with perChannel), and the same predictions as the wrapped model. One
+/// inside another wrapper (a QuantizeWrapper around it) is replaced by its layer there. Returns the
+/// number of wrappers removed.
 int stripClusteringInPlace(Sequential& model);
 
 /// A copy of `model` with its clustering wrappers stripped; `model` itself is left as it is.

@@ -38,6 +38,15 @@ std::vector<Parameter*> LayerWrapper::compressibleWeights() {
   return layer_ != nullptr ? layer_->compressibleWeights() : std::vector<Parameter*>{};
 }
 
+std::unique_ptr<Module> LayerWrapper::replaceLayer(std::unique_ptr<Module> layer) {
+  SHRINK_ASSERT(layer_ != nullptr, "{}: the layer was already released", type_);
+  SHRINK_CHECK(layer != nullptr, "{}: no layer given", type_);
+  Module* next = layer.get();
+  std::unique_ptr<Module> previous = replaceModule("layer", std::move(layer));
+  layer_ = next;
+  return previous;
+}
+
 std::vector<std::pair<std::string, std::unique_ptr<Module>>> LayerWrapper::releaseChildren() {
   SHRINK_ASSERT(layer_ != nullptr, "{}: the layer was already released", type_);
   layer_ = nullptr;

@@ -23,6 +23,9 @@ class LayerWrapper : public Module {
   const Module& layer() const;
   /// The wrapped layer's; none once it was released.
   std::vector<Parameter*> compressibleWeights() override;
+  /// For strip of a wrapper inside this one: puts `layer` (the inner wrapper's released layer, whose
+  /// weights are the same Parameters) in the place of the wrapped layer and returns that.
+  std::unique_ptr<Module> replaceLayer(std::unique_ptr<Module> layer);
 
  protected:
   /// Registers `layer` (not null) as child "layer"; `type` names the wrapper in errors.

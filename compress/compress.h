@@ -2,11 +2,12 @@
 
 // Everything of the compression library: schedules, masks, the pruning wrapper and its callbacks,
 // strip, structured pruning and physical removal, the lottery ticket, fake quantization and the
-// quantization wrappers, post-training calibration, integer inference, weight clustering, cost
-// reports and scalar logs.
+// quantization wrappers, post-training calibration, integer inference, weight clustering,
+// collaborative optimisation, cost reports and scalar logs.
 #include "compress/Calibrate.h"
 #include "compress/ChannelScores.h"
 #include "compress/Cluster.h"
+#include "compress/Collaborative.h"
 #include "compress/EventWriter.h"
 #include "compress/FakeQuant.h"
 #include "compress/Int8.h"

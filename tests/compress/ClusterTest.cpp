@@ -375,7 +375,8 @@ TEST(ClusterTest, BadOptionsAndLayersNameTheProblem) {
             }),
             "ClusterWeights: the layer is already wrapped for clustering");
   EXPECT_EQ(messageOf([] { parseCentroidInit("kmeans"); }),
-            "centroid initialisation must be 'linear', 'random', 'density_based' or 'kmeans_plus_plus', got 'kmeans'");
+            "centroid initialisation must be 'linear', 'random', 'density_based', 'kmeans_plus_plus' or "
+            "'unique_values', got 'kmeans'");
 
   Sequential m;
   m.add<Dense>({.in = 3, .out = 2, .seed = 1});

@@ -1,8 +1,10 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 
 #include "datasets/datasets.h"
+#include "layers/layers.h"
 
 namespace shrink::test {
 
@@ -15,6 +17,15 @@ inline data::TensorDataset friedmanClasses(int64_t n, uint64_t seed) {
     labels[i] = y < 11.0f ? 0.0f : y < 17.0f ? 1.0f : 2.0f;
   }
   return data::TensorDataset(f.inputs(), labels);
+}
+
+/// A 10 -> 32 -> 16 -> 3 classifier of friedmanClasses, seeded.
+inline std::unique_ptr<Sequential> friedmanClassifier() {
+  auto m = std::make_unique<Sequential>();
+  m->add<Dense>({.in = 10, .out = 32, .activation = Activation::ReLU, .seed = 1});
+  m->add<Dense>({.in = 32, .out = 16, .activation = Activation::ReLU, .seed = 2});
+  m->add<Dense>({.in = 16, .out = 3, .seed = 3});
+  return m;
 }
 
 }  // namespace shrink::test

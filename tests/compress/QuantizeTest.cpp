@@ -21,14 +21,8 @@ namespace fs = std::filesystem;
 using test::allClose;
 using test::messageOf;
 using test::friedmanClasses;
+using test::friedmanClassifier;
 
-std::unique_ptr<Sequential> mlp() {
-  auto m = std::make_unique<Sequential>();
-  m->add<Dense>({.in = 10, .out = 32, .activation = Activation::ReLU, .seed = 1});
-  m->add<Dense>({.in = 32, .out = 16, .activation = Activation::ReLU, .seed = 2});
-  m->add<Dense>({.in = 16, .out = 3, .seed = 3});
-  return m;
-}
 
 /// Conv2D -> BatchNorm -> ReLU, a Conv2D with fused ReLU -> BatchNorm, then a Dense classifier.
 std::unique_ptr<Sequential> convNet() {
@@ -73,7 +67,7 @@ void expectSameState(const Module& a, const Module& b) {
 }
 
 TEST(QuantizeTest, WrapsLayersWithWeightsAndInsertsTheInputQuantizer) {
-  auto model = mlp();
+  auto model = friedmanClassifier();
   EXPECT_EQ(quantizeModel(*model), 3);
   EXPECT_EQ(namesOf(*model), (std::vector<std::string>{"input_quantizer", "dense", "dense_1", "dense_2"}));
   EXPECT_EQ(model->at(0).typeName(), "ActivationQuantizer");
@@ -102,7 +96,7 @@ TEST(QuantizeTest, BatchNormTakesTheOutputQuantizerOfTheLayerItFoldsInto) {
 }
 
 TEST(QuantizeTest, PerLayerOptionsSkipsAndUnknownNames) {
-  auto model = mlp();
+  auto model = friedmanClassifier();
   QuantizeScheme scheme;
   scheme.layers["dense_1"] = {.weightBits = 4, .activationBits = 6, .perAxis = true, .symmetricWeights = false};
   scheme.skip = {"dense_2"};
@@ -116,7 +110,7 @@ TEST(QuantizeTest, PerLayerOptionsSkipsAndUnknownNames) {
   EXPECT_EQ(w.quantizedWeights()[0].min->shape(), Shape{16});
   EXPECT_EQ(static_cast<QuantizeWrapper&>(model->at(0)).options().weightBits, 8);
 
-  auto other = mlp();
+  auto other = friedmanClassifier();
   QuantizeScheme typo;
   typo.skip = {"dense_9"};
   EXPECT_NE(messageOf([&] { quantizeModel(*other, typo); })
@@ -134,7 +128,7 @@ TEST(QuantizeTest, PerLayerOptionsSkipsAndUnknownNames) {
 TEST(QuantizeTest, QuantizationAwareTrainingLearnsAndStripGivesTheSamePredictions) {
   setNumThreads(1);
   const auto train = friedmanClasses(512, 4), test = friedmanClasses(256, 5);
-  auto model = mlp();
+  auto model = friedmanClassifier();
   quantizeModel(*model);
   Adam adam(model->parameters(), {.lr = 0.01f});
   const History h = fit(*model, adam, Objective::classification(), train, {.epochs = 10, .verbose = 0});
@@ -256,7 +250,7 @@ TEST(QuantizeTest, SavedQuantizedModelLoadsWithItsRangesAndPredictsTheSame) {
 TEST(QuantizeTest, SaveInTheMiddleOfTrainingLoadAndContinueEqualsAnUninterruptedRun) {
   setNumThreads(1);
   const auto data = friedmanClasses(256, 8);
-  auto model = mlp();
+  auto model = friedmanClassifier();
   quantizeModel(*model);
   Adam adam(model->parameters(), {.lr = 0.01f});
   fit(*model, adam, Objective::classification(), data, {.epochs = 2, .verbose = 0});
@@ -281,7 +275,7 @@ TEST(QuantizeTest, SaveInTheMiddleOfTrainingLoadAndContinueEqualsAnUninterrupted
 TEST(QuantizeTest, QuantizingAPrunedModelKeepsItsZeros) {
   setNumThreads(1);
   const auto data = friedmanClasses(256, 9);
-  auto model = mlp();
+  auto model = friedmanClassifier();
   pruneLowMagnitude(*model, {.schedule = std::make_shared<ConstantSparsity>(
                                  ConstantSparsity::Options{.sparsity = 0.5, .beginStep = 0, .frequency = 4})});
   quantizeModel(*model);
