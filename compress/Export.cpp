@@ -22,8 +22,8 @@ namespace shrink {
 namespace {
 
 // File layout: header (kHeaderBytes) = magic, version u32, flags u32, payload size u64, CRC-32 of
-// the payload u32; all integers little-endian. Payload = u32 length + architecture/tensor JSON, then
-// one block per tensor in the JSON's order (see writeTensor).
+// the payload u32; all integers little-endian. Payload = u32 JSON length, u32 zlib length, the zlib
+// stream of the architecture/tensor JSON, then one block per tensor in the JSON's order (see encode).
 constexpr char kMagic[8] = {'\x89', 'S', 'H', 'R', 'I', 'N', 'K', 'Z'};
 constexpr uint32_t kVersion = 1;
 constexpr size_t kHeaderBytes = 8 + 4 + 4 + 8 + 4;
@@ -361,8 +361,15 @@ ExportReport exportShrinkz(const Module& model, const std::string& path, const E
   }
   ByteWriter payload;
   const std::string json = meta.dump();
+  uLongf packedSize = compressBound(static_cast<uLong>(json.size()));
+  std::vector<uint8_t> packed(packedSize);
+  const int rc = compress2(packed.data(), &packedSize, reinterpret_cast<const Bytef*>(json.data()),
+                           static_cast<uLong>(json.size()), 9);
+  SHRINK_ASSERT(rc == Z_OK, "exportShrinkz: zlib compress2 failed with code {}", rc);
+  packed.resize(packedSize);
   payload.u32(static_cast<uint32_t>(json.size()));
-  payload.append(std::vector<uint8_t>(json.begin(), json.end()));
+  payload.u32(static_cast<uint32_t>(packed.size()));
+  payload.append(packed);
   payload.append(blocks.bytes());
 
   ByteWriter file;
@@ -416,10 +423,16 @@ std::unique_ptr<Module> importShrinkz(const std::string& path) {
 
   ByteReader r(payload, path);
   const uint32_t jsonSize = r.u32();
-  const auto jsonBytes = r.take(jsonSize);
+  const uint32_t packedSize = r.u32();
+  const auto packed = r.take(packedSize);
+  std::string json(jsonSize, '\0');
+  uLongf unpackedSize = jsonSize;
+  if (uncompress(reinterpret_cast<Bytef*>(json.data()), &unpackedSize, packed.data(), packedSize) != Z_OK ||
+      unpackedSize != jsonSize)
+    r.fail("the metadata does not inflate");
   nlohmann::json meta;
   try {
-    meta = nlohmann::json::parse(jsonBytes.begin(), jsonBytes.end());
+    meta = nlohmann::json::parse(json);
   } catch (const nlohmann::json::exception& e) {
     r.fail(fmt::format("bad metadata JSON: {}", e.what()));
   }

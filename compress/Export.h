@@ -91,7 +91,8 @@ struct ExportReport {
 /// Writes `model` as a Deep Compression file: for each parameter and buffer the smallest of its
 /// encodings (raw, codebook, sparse raw, sparse codebook; TensorEncoding), with Huffman-coded
 /// streams, after a header with the magic "\x89SHRINKZ", the format version, the payload size and
-/// the CRC-32 of the payload; the payload starts with the model's architecture JSON (architectureOf)
+/// the CRC-32 of the payload; the payload starts with the model's architecture JSON (architectureOf,
+/// zlib-compressed)
 /// and the tensor names and shapes. Values are stored exactly (codebooks hold the tensor's own
 /// float values), so the imported model predicts bit for bit as `model`.
 ///
