@@ -95,10 +95,10 @@ int bitsFor(size_t distinct) {
   return b;
 }
 
-/// Huffman stream: u16 alphabet, one code length per symbol, u32 byte count, the coded bits.
+/// Huffman stream: u32 alphabet, one code length per symbol, u32 byte count, the coded bits.
 void writeHuffman(ByteWriter& w, std::span<const uint32_t> symbols) {
   const HuffmanCode code = buildHuffmanCode(symbols);
-  w.u16(static_cast<uint16_t>(code.lengths.size()));
+  w.u32(static_cast<uint32_t>(code.lengths.size()));
   for (uint8_t l : code.lengths) w.u8(l);
   const std::vector<uint8_t> bits = huffmanEncode(code, symbols);
   w.u32(static_cast<uint32_t>(bits.size()));
@@ -107,7 +107,7 @@ void writeHuffman(ByteWriter& w, std::span<const uint32_t> symbols) {
 
 std::vector<uint32_t> readHuffman(ByteReader& r, size_t count) {
   HuffmanCode code;
-  const uint16_t alphabet = r.u16();
+  const uint32_t alphabet = r.u32();
   const auto lengths = r.take(alphabet);
   code.lengths.assign(lengths.begin(), lengths.end());
   const uint32_t n = r.u32();

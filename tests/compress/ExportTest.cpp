@@ -119,6 +119,26 @@ TEST(ExportTest, SparseTensorWithLongGapsRoundTripsExactly) {
   fs::remove(p);
 }
 
+TEST(ExportTest, SixteenBitIndicesTakeTheWholeGapAlphabet) {
+  // Positions 0 and 65,536: the largest 16-bit gap, symbol 65,535, an alphabet of 65,536 symbols;
+  // 301 distinct non-zeros, too many for a codebook, so the values are stored as floats.
+  Sequential m;
+  m.add<Dense>({.in = 65837, .out = 1, .seed = 4});
+  Tensor& w = static_cast<Dense&>(m.at(0)).weight().leaf().mutableValue();
+  w.setZero();
+  w[0] = 1.5f;
+  for (int64_t i = 0; i < 300; ++i) w[65536 + i] = -2.0f + 0.01f * static_cast<float>(i);
+  const fs::path p = fs::temp_directory_path() / ("shrink_export_wide." + std::to_string(getpid()) + ".shrinkz");
+  const ExportReport r = exportShrinkz(m, p.string(), {.indexBits = 16});
+  EXPECT_EQ(r.tensors[0].encoding, TensorEncoding::SparseRaw);
+  EXPECT_EQ(r.tensors[0].fillers, 0);
+  EXPECT_EQ(r.tensors[0].nonZero, 301);
+  auto back = importShrinkz(p.string());
+  const Tensor& w2 = static_cast<Dense&>(static_cast<Sequential&>(*back).at(0)).weight().leaf().value();
+  EXPECT_EQ(std::memcmp(w2.data(), w.data(), sizeof(float) * static_cast<size_t>(w.numel())), 0);
+  fs::remove(p);
+}
+
 /// A 100-300-10 MLP, 90% of each kernel pruned by magnitude, then 16 clusters that keep the zeros.
 std::unique_ptr<Sequential> prunedClusteredMlp(std::unique_ptr<Sequential>* dense) {
   auto make = [] {
