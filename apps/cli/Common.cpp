@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "apps/models/Models.h"
+#include "compress/Export.h"
 #include "compress/PruneLowMagnitude.h"
 #include "core/Check.h"
 #include "datasets/datasets.h"
@@ -95,9 +96,15 @@ bool isModelFile(const std::string& spec) {
   return !json && fs::is_regular_file(spec);
 }
 
+LoadedModel loadModelFile(const std::string& path) {
+  registerCompressionTypes();
+  if (isShrinkzFile(path)) return {importShrinkz(path), nlohmann::json::object(), {}};
+  return loadModel(path);
+}
+
 LoadedModel loadOrBuild(const std::string& spec, uint64_t seed) {
   registerCompressionTypes();
-  if (isModelFile(spec)) return loadModel(spec);
+  if (isModelFile(spec)) return loadModelFile(spec);
   return {buildModel(spec, seed), nlohmann::json::object(), {}};
 }
 

@@ -46,6 +46,9 @@ std::unique_ptr<Module> buildModel(const std::string& spec, uint64_t seed);
 /// A saved model file (compression wrappers included), or a freshly initialised preset / JSON
 /// architecture (isModelFile tells which).
 LoadedModel loadOrBuild(const std::string& spec, uint64_t seed);
+/// A model file: a saved model (optim/ModelFile.h) or a Deep Compression file (.shrinkz, told apart
+/// by its magic; its info is empty). Compression wrapper types are registered first.
+LoadedModel loadModelFile(const std::string& path);
 /// True when `spec` names a model file rather than a preset or a .json architecture.
 bool isModelFile(const std::string& spec);
 
@@ -60,5 +63,6 @@ void printTable(const std::string& title, const Table& rows);
 void registerTrainCommands(CLI::App& app);
 void registerPruneCommands(CLI::App& app);
 void registerQuantizeCommands(CLI::App& app);
+void registerExportCommands(CLI::App& app);
 
 }  // namespace shrink::cli

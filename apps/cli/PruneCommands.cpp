@@ -302,7 +302,7 @@ void runSweep(const SweepArgs& a) {
 
 void runStrip(const std::string& in, const std::string& out) {
   registerCompressionTypes();
-  LoadedModel m = loadModel(in);
+  LoadedModel m = loadModelFile(in);
   Sequential& model = asSequential(*m.model, in, "pruning");
   const int n = stripPruningInPlace(model);
   if (n == 0) throw std::invalid_argument(fmt::format("{} has no pruning wrappers to strip", in));

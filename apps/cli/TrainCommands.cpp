@@ -7,6 +7,7 @@
 
 #include "apps/cli/Common.h"
 #include "apps/models/Models.h"
+#include "compress/Export.h"
 #include "compress/Int8.h"
 #include "compress/PruneLowMagnitude.h"
 #include "compress/QuantNoise.h"
@@ -152,10 +153,11 @@ struct EvalArgs {
 
 /// evaluate --int8: FILE is an int8 model file, or a quantized model file converted here.
 void runEvaluateInt8(const EvalArgs& a) {
-  const Archive archive = Archive::load(a.file);
-  const bool stored = Int8Model::isInt8Archive(archive);
+  const bool shrinkz = isShrinkzFile(a.file);
+  const Archive archive = shrinkz ? Archive{} : Archive::load(a.file);
+  const bool stored = !shrinkz && Int8Model::isInt8Archive(archive);
   registerCompressionTypes();
-  const Int8Model int8 = stored ? Int8Model::fromArchive(archive, a.file) : convertToInt8(*loadModel(a.file).model);
+  const Int8Model int8 = stored ? Int8Model::fromArchive(archive, a.file) : convertToInt8(*loadModelFile(a.file).model);
   if (!a.int8Out.empty()) int8.save(a.int8Out);
   LoadedData d = loadData(a.data);
   const Tensor output = int8.predict(d.test.inputs(), 1000);
@@ -183,7 +185,7 @@ void runEvaluateInt8(const EvalArgs& a) {
 void runEvaluate(const EvalArgs& a) {
   if (a.threads > 0) setNumThreads(a.threads);
   if (a.int8 || !a.int8Out.empty()) return runEvaluateInt8(a);
-  LoadedModel m = loadModel(a.file);
+  LoadedModel m = loadModelFile(a.file);
   LoadedData d = loadData(a.data);
   Table rows{{"model file", a.file}, {"dataset", d.description},
              {"parameters", fmt::format("{}", m.model->parameterCount())}};
@@ -197,7 +199,7 @@ void runSummary(const std::string& spec) {
   std::unique_ptr<Module> model;
   Shape input;
   if (spec.size() > 7 && spec.find(".json") == std::string::npos && std::filesystem::exists(spec)) {
-    LoadedModel m = loadModel(spec);
+    LoadedModel m = loadModelFile(spec);
     model = std::move(m.model);
     if (m.info.contains("input_shape")) input = Shape(m.info["input_shape"].get<std::vector<int64_t>>());
   } else {

@@ -235,6 +235,52 @@ TEST(CliTest, PruneResumeStripAndSweep) {
   fs::remove_all(dir);
 }
 
+// prune (wrappers kept), export to .shrinkz (the wrappers stripped on the way), evaluate both files:
+// the same test figures, and every loader takes the .shrinkz.
+TEST(CliTest, ExportWritesAShrinkzThatEvaluatesLikeTheStrippedModel) {
+  const fs::path dir = fs::temp_directory_path() / ("shrink_cli_export." + std::to_string(getpid()));
+  fs::create_directories(dir);
+  const std::string data = " --dataset friedman1 --samples 600 ";
+  const std::string wrapped = (dir / "wrapped.shrink").string();
+  const std::string stripped = (dir / "stripped.shrink").string();
+  const std::string out = (dir / "model.shrinkz").string();
+  const Result p = shrink("prune " + trainedFriedman() + data + "--schedule constant --final-sparsity 0.8 " +
+                          "--frequency 5 --epochs 1 --json --keep-wrappers --out " + wrapped);
+  ASSERT_EQ(p.exitCode, 0) << p.err;
+  ASSERT_EQ(shrink("strip " + wrapped + " " + stripped).exitCode, 0);
+
+  const Result x = shrink("export " + wrapped + " " + out + " --index-bits 4 --json");
+  ASSERT_EQ(x.exitCode, 0) << x.err;
+  const auto j = nlohmann::json::parse(x.out);
+  EXPECT_GE(j["stripped_wrappers"].get<int>(), 1);
+  EXPECT_EQ(j["total"]["file_bytes"].get<int64_t>(), static_cast<int64_t>(fs::file_size(out)));
+  EXPECT_LT(j["total"]["file_bytes"].get<int64_t>(), j["total"]["dense_float_bytes"].get<int64_t>());
+  bool sparse = false;
+  for (const auto& t : j["tensors"]) sparse |= t["encoding"].get<std::string>().rfind("sparse", 0) == 0;
+  EXPECT_TRUE(sparse) << x.out;
+  const Result text = shrink("export " + stripped + " " + (dir / "again.shrinkz").string());
+  ASSERT_EQ(text.exitCode, 0) << text.err;
+  EXPECT_NE(text.out.find("+ Huffman"), std::string::npos) << text.out;
+
+  const Result a = shrink("evaluate " + stripped + data + "--json");
+  const Result b = shrink("evaluate " + out + data + "--json");
+  ASSERT_EQ(a.exitCode, 0) << a.err;
+  ASSERT_EQ(b.exitCode, 0) << b.err;
+  const auto ja = nlohmann::json::parse(a.out);
+  const auto jb = nlohmann::json::parse(b.out);
+  EXPECT_EQ(ja["test_mse"].get<double>(), jb["test_mse"].get<double>());
+  EXPECT_EQ(ja["parameters"], jb["parameters"]);
+  EXPECT_EQ(shrink("summary " + out).exitCode, 0);
+
+  std::vector<char> bytes(fs::file_size(out));
+  std::ifstream(out, std::ios::binary).read(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  bytes[bytes.size() - 3] ^= 0x01;
+  const std::string bad = (dir / "bad.shrinkz").string();
+  std::ofstream(bad, std::ios::binary).write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  expectOneLineError(shrink("evaluate " + bad + data), "checksum mismatch");
+  fs::remove_all(dir);
+}
+
 }  // namespace
 
 /// A directory of MNIST-named IDX files holding no images.
