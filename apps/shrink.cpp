@@ -14,6 +14,7 @@ int main(int argc, char** argv) {
   shrink::cli::registerTrainCommands(app);
   shrink::cli::registerPruneCommands(app);
   shrink::cli::registerQuantizeCommands(app);
+  shrink::cli::registerCompressCommands(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -60,5 +60,6 @@ void printTable(const std::string& title, const Table& rows);
 void registerTrainCommands(CLI::App& app);
 void registerPruneCommands(CLI::App& app);
 void registerQuantizeCommands(CLI::App& app);
+void registerCompressCommands(CLI::App& app);
 
 }  // namespace shrink::cli
