@@ -195,11 +195,14 @@ std::string stagesSvg(const std::vector<StageRow>& rows, bool classification, co
       "font-family=\"sans-serif\" font-size=\"12\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
       "<text x=\"{2}\" y=\"24\" font-size=\"15\" text-anchor=\"middle\">{3}</text>\n",
       width, top + 2 * panelHeight + gap + 40, width / 2, title);
-  auto axisText = [](double v) { return v >= 1000 ? fmt::format("{:.0f}", v) : fmt::format("{:.3g}", v); };
-  auto panel = [&](double y0, const std::string& label, const std::string& color, auto value, auto text) {
-    double maxValue = 0;
-    for (const StageRow& r : rows) maxValue = std::max(maxValue, value(r));
-    maxValue = maxValue > 0 ? maxValue * 1.15 : 1;  // room for the labels above the bars
+  // fullScale: the top of the axis (accuracy: 100%); 0 for the largest value plus room for its label
+  auto panel = [&](double y0, const std::string& label, const std::string& color, auto value, auto text,
+                   double fullScale) {
+    double maxValue = fullScale;
+    if (maxValue <= 0) {
+      for (const StageRow& r : rows) maxValue = std::max(maxValue, value(r));
+      maxValue = maxValue > 0 ? maxValue * 1.15 : 1;
+    }
     svg += fmt::format("<text x=\"{}\" y=\"{}\" font-size=\"13\">{}</text>\n", left, y0 - 12, label);
     svg += fmt::format("<line x1=\"{0}\" y1=\"{1}\" x2=\"{0}\" y2=\"{2}\" stroke=\"black\"/>\n", left, y0,
                        y0 + panelHeight);
@@ -210,7 +213,7 @@ std::string stagesSvg(const std::vector<StageRow>& rows, bool classification, co
       svg += fmt::format("<line x1=\"{}\" y1=\"{:.1f}\" x2=\"{}\" y2=\"{:.1f}\" stroke=\"#ddd\"/>\n", left + 1, y,
                          width - right, y);
       svg += fmt::format("<text x=\"{}\" y=\"{:.1f}\" text-anchor=\"end\">{}</text>\n", left - 6, y + 4,
-                         axisText(maxValue * t / 4.0));
+                         text(maxValue * t / 4.0));
     }
     for (size_t i = 0; i < rows.size(); ++i) {
       const double h = panelHeight * value(rows[i]) / maxValue;
@@ -225,10 +228,10 @@ std::string stagesSvg(const std::vector<StageRow>& rows, bool classification, co
   };
   panel(top + 10, classification ? "test accuracy" : "test MSE", "#4c78a8",
         [](const StageRow& r) { return r.metric; },
-        [&](double v) { return metricText(v, classification); });
+        [&](double v) { return metricText(v, classification); }, classification ? 1.0 : 0.0);
   panel(top + 10 + panelHeight + gap, "model size: gzip of the uncompressed archive (bytes)", "#f58518",
         [](const StageRow& r) { return double(r.gzipBytes); },
-        [](double v) { return fmt::format("{:.0f}", v); });
+        [](double v) { return fmt::format("{:.0f}", v); }, 0.0);
   return svg + "</svg>\n";
 }
 
