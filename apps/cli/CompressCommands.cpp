@@ -267,7 +267,11 @@ void runCompress(const CompressArgs& a) {
     fmt::print("== {}\n", stageLabel(s));
     std::fflush(stdout);  // before the progress lines of training
     const auto t0 = std::chrono::steady_clock::now();
-    runStage(s, model, d, a);
+    try {
+      runStage(s, model, d, a);
+    } catch (const std::exception& e) {
+      throw std::runtime_error(fmt::format("recipe {}: {}: {}", a.recipe, stageLabel(s), e.what()));
+    }
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     rows.push_back(measure(name, model, d));
     rows.back().seconds = seconds;

@@ -449,3 +449,34 @@ TEST(CliTest, CompressRunsARecipeEndToEnd) {
   EXPECT_NE(svg.find("3 qat"), std::string::npos);
   EXPECT_NE(svg.find("</svg>"), std::string::npos);
 }
+
+// A trained model file may start with qat; a file still holding wrappers is refused before training.
+TEST(CliTest, CompressQatOfATrainedModelFile) {
+  const std::string data = " --dataset friedman1 --samples 600 ";
+  const fs::path dir = fs::temp_directory_path() / ("shrink_cli_compress_qat." + std::to_string(getpid()));
+  fs::create_directories(dir);
+  const std::string recipe = recipeFile("qatonly", R"({"stages": [{"qat": {"bits": 4, "epochs": 1, "lr": 0.0001}}]})");
+  const Result r = shrink("compress --model " + trainedFriedman() + data + "--recipe " + recipe + " --json " +
+                          (dir / "stages.json").string());
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  std::ifstream in(dir / "stages.json");
+  const auto s = nlohmann::json::parse(in)["stages"];
+  ASSERT_EQ(s.size(), 2u);
+  EXPECT_GT(s[0]["max_unique_values"].get<int>(), 16);
+  EXPECT_LE(s[1]["max_unique_values"].get<int>(), 16);  // 4 bits: at most 16 values per kernel
+
+  const std::string wrapped = (dir / "wrapped.shrink").string();
+  ASSERT_EQ(shrink("prune " + trainedFriedman() + data + "--epochs 1 --json --keep-wrappers --out " + wrapped).exitCode, 0);
+  const Result w = shrink("compress --model " + wrapped + data + "--recipe " + recipe);
+  expectOneLineError(w, "holds compression wrappers; strip it first");
+  EXPECT_EQ(w.out, "");
+}
+
+// An error while a stage runs names the stage.
+TEST(CliTest, CompressNamesTheFailingStage) {
+  const std::string recipe =
+      recipeFile("nodir", R"({"stages": [{"train": {}}, {"export": {"out": "/nonexistent/dir/m.shrink"}}]})");
+  const Result r = shrink("compress --model friedman-mlp --dataset friedman1 --samples 300 --recipe " + recipe);
+  EXPECT_NE(r.exitCode, 0);
+  EXPECT_NE(r.err.find("shrink: error: recipe " + recipe + ": stage 1 (export):"), std::string::npos) << r.err;
+}
