@@ -15,6 +15,7 @@ int main(int argc, char** argv) {
   shrink::cli::registerPruneCommands(app);
   shrink::cli::registerQuantizeCommands(app);
   shrink::cli::registerExportCommands(app);
+  shrink::cli::registerCompressCommands(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

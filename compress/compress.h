@@ -9,6 +9,7 @@
 #include "compress/Cluster.h"
 #include "compress/Collaborative.h"
 #include "compress/EventWriter.h"
+#include "compress/Export.h"
 #include "compress/FakeQuant.h"
 #include "compress/Int8.h"
 #include "compress/LotteryTicket.h"

@@ -64,5 +64,6 @@ void registerTrainCommands(CLI::App& app);
 void registerPruneCommands(CLI::App& app);
 void registerQuantizeCommands(CLI::App& app);
 void registerExportCommands(CLI::App& app);
+void registerCompressCommands(CLI::App& app);
 
 }  // namespace shrink::cli

@@ -377,3 +377,152 @@ TEST(CliTest, QuantizeTrainedMnistModel) {
   }
   expectOneLineError(shrink("quantize " + quantized.string() + data), "already quantized");
 }
+
+/// Writes `text` to a recipe file named after `name` in the temporary directory.
+std::string recipeFile(const std::string& name, const std::string& text) {
+  const fs::path p = fs::temp_directory_path() / ("shrink_cli_recipe_" + name + "." + std::to_string(getpid()) + ".json");
+  std::ofstream(p) << text;
+  return p.string();
+}
+
+/// `compress` on a bad recipe: one-line error naming `what`, and nothing trained (no stage started).
+void expectRecipeError(const std::string& name, const std::string& text, const std::string& what,
+                       const std::string& model = "friedman-mlp") {
+  const std::string path = recipeFile(name, text);
+  const Result r = shrink("compress --model " + model + " --dataset friedman1 --samples 300 --recipe " + path);
+  expectOneLineError(r, what);
+  EXPECT_EQ(r.out, "") << name;
+}
+
+TEST(CliTest, CompressRejectsMalformedRecipes) {
+  const std::string path = recipeFile("malformed", R"({"stages": [{"train": {"epochs": 1}},)");
+  const Result r = shrink("compress --model friedman-mlp --dataset friedman1 --recipe " + path);
+  expectOneLineError(r, "is not valid JSON");
+  EXPECT_NE(r.err.find(path), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("parse error"), std::string::npos) << r.err;
+  expectOneLineError(shrink("compress --model friedman-mlp --dataset friedman1 --recipe /nonexistent/recipe.json"),
+                     "/nonexistent/recipe.json");
+  expectRecipeError("nostages", R"({"stage": []})", "expected {\"stages\": [...]}");
+  expectRecipeError("empty", R"({"stages": []})", "no stages");
+  expectRecipeError("twokeys", R"({"stages": [{"train": {}, "prune": {}}]})", "stage 0: expected one");
+}
+
+TEST(CliTest, CompressRejectsUnknownStagesAndOptions) {
+  expectRecipeError("stage", R"({"stages": [{"train": {}}, {"distill": {"epochs": 1}}]})",
+                    "stage 1: unknown stage 'distill'");
+  expectRecipeError("option", R"({"stages": [{"train": {"epochs": 1}}, {"prune": {"final_sparsty": 0.5}}]})",
+                    "stage 1 (prune): unknown option 'final_sparsty'");
+  expectRecipeError("type", R"({"stages": [{"train": {"epochs": "three"}}]})",
+                    "stage 0 (train): epochs: must be an integer");
+}
+
+TEST(CliTest, CompressRejectsBadStageValues) {
+  expectRecipeError("sparsity", R"({"stages": [{"prune": {"final_sparsity": 1.5}}]})", "stage 0 (prune)");
+  expectRecipeError("schedule", R"({"stages": [{"prune": {"schedule": "cubic"}}]})",
+                    "stage 0 (prune): schedule must be polynomial or constant");
+  expectRecipeError("frequency", R"({"stages": [{"prune": {"frequency": 0}}]})", "frequency");
+  expectRecipeError("clusters", R"({"stages": [{"train": {}}, {"cluster": {"clusters": 1}}]})",
+                    "stage 1 (cluster)");
+  expectRecipeError("clusters2", R"({"stages": [{"train": {}}, {"cluster": {"clusters": 2, "preserve_sparsity": true}}]})",
+                    "stage 1 (cluster)");
+  expectRecipeError("bits", R"({"stages": [{"train": {}}, {"qat": {"bits": 9}}]})", "stage 1 (qat): bits");
+  expectRecipeError("epochs", R"({"stages": [{"train": {"epochs": 0}}]})", "stage 0 (train): epochs must be >= 1");
+  expectRecipeError("noout", R"({"stages": [{"train": {}}, {"export": {}}]})", "stage 1 (export): needs \"out\"");
+  expectRecipeError("nodir", R"({"stages": [{"train": {}}, {"export": {"out": "/nonexistent/dir/m.shrinkz"}}]})",
+                    "stage 1 (export): export to /nonexistent/dir/m.shrinkz: the directory /nonexistent/dir does not exist");
+}
+
+TEST(CliTest, CompressRejectsImpossibleOrders) {
+  expectRecipeError("qatfirst", R"({"stages": [{"qat": {"bits": 8}}, {"train": {}}]})",
+                    "stage 0 (qat): quantization-aware training needs trained weights");
+  expectRecipeError("afterexport", R"({"stages": [{"train": {}}, {"export": {"out": "a.shrink"}}, {"train": {}}]})",
+                    "stage 2 (train): comes after the export (stage 1 (export))");
+  expectRecipeError("twoexports",
+                    R"({"stages": [{"train": {}}, {"export": {"out": "a.shrink"}}, {"export": {"out": "b.shrink"}}]})",
+                    "stage 2 (export): a second export");
+  expectRecipeError("pruneafterqat", R"({"stages": [{"train": {}}, {"qat": {}}, {"prune": {}}]})",
+                    "stage 2 (prune): comes after qat (stage 1 (qat))");
+  expectRecipeError("clusterafterqat", R"({"stages": [{"train": {}}, {"qat": {}}, {"cluster": {}}]})",
+                    "stage 2 (cluster): comes after qat");
+}
+
+// A whole recipe on Friedman: the stage table holds the sparsity of pruning, the clusters of
+// clustering and both through QAT; the exported file reads back with the same test MSE.
+TEST(CliTest, CompressRunsARecipeEndToEnd) {
+  const fs::path dir = fs::temp_directory_path() / ("shrink_cli_compress." + std::to_string(getpid()));
+  fs::create_directories(dir);
+  const std::string out = (dir / "model.shrinkz").string();
+  const std::string recipe = recipeFile("e2e", R"({"stages": [
+      {"train": {"epochs": 4, "lr": 0.003}},
+      {"prune": {"initial_sparsity": 0.3, "final_sparsity": 0.75, "epochs": 2, "frequency": 5}},
+      {"cluster": {"clusters": 8, "preserve_sparsity": true, "epochs": 1, "lr": 0.0005}},
+      {"qat": {"bits": 8, "epochs": 1, "lr": 0.0001, "preserve_sparsity": true, "preserve_clusters": true}},
+      {"export": {"out": ")" + out + R"("}}]})");
+  const std::string data = " --dataset friedman1 --samples 500 ";
+  const Result r = shrink("compress --model friedman-mlp" + data + "--recipe " + recipe + " --json " +
+                          (dir / "stages.json").string() + " --plot " + (dir / "stages.svg").string());
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_NE(r.out.find("per weight, after each stage"), std::string::npos) << r.out;
+  std::ifstream in(dir / "stages.json");
+  const auto j = nlohmann::json::parse(in);
+  const auto& s = j["stages"];
+  ASSERT_EQ(s.size(), 6u);
+  EXPECT_EQ(s[0]["stage"], "input");
+  EXPECT_EQ(s[1]["stage"], "0 train");
+  EXPECT_EQ(s[2]["stage"], "1 prune");
+  EXPECT_EQ(s[0]["prunable_sparsity"].get<double>(), 0.0);
+  EXPECT_GT(s[1]["max_unique_values"].get<int>(), 100);
+  EXPECT_NEAR(s[2]["prunable_sparsity"].get<double>(), 0.75, 0.02);
+  for (size_t i = 3; i < 6; ++i) {
+    // preserve_sparsity keeps the zeros; clusters stay at most 8 values per weight (0 included)
+    EXPECT_GE(s[i]["prunable_sparsity"].get<double>(), s[2]["prunable_sparsity"].get<double>() - 1e-9) << i;
+    EXPECT_LE(s[i]["max_unique_values"].get<int>(), 8) << i;
+    EXPECT_GE(s[i]["max_unique_values"].get<int>(), 4) << i;
+  }
+  for (const auto& row : s) EXPECT_EQ(row["parameters"], 1537);
+  EXPECT_LT(s[2]["non_zero"].get<int>(), s[1]["non_zero"].get<int>());
+  EXPECT_LT(s[3]["gzip_bytes"].get<int>(), s[1]["gzip_bytes"].get<int>());
+  EXPECT_LT(s[1]["test_mse"].get<double>(), s[0]["test_mse"].get<double>());
+  EXPECT_EQ(s[5]["out"], out);
+
+  const Result e = shrink("evaluate " + out + data + "--json");
+  ASSERT_EQ(e.exitCode, 0) << e.err;
+  EXPECT_NEAR(nlohmann::json::parse(e.out)["test_mse"].get<double>(), s[5]["test_mse"].get<double>(), 1e-6);
+
+  std::ifstream svgIn(dir / "stages.svg");
+  const std::string svg(std::istreambuf_iterator<char>(svgIn), {});
+  EXPECT_EQ(svg.rfind("<svg", 0), 0u);
+  EXPECT_NE(svg.find("3 qat"), std::string::npos);
+  EXPECT_NE(svg.find("</svg>"), std::string::npos);
+}
+
+// A trained model file may start with qat; a file still holding wrappers is refused before training.
+TEST(CliTest, CompressQatOfATrainedModelFile) {
+  const std::string data = " --dataset friedman1 --samples 600 ";
+  const fs::path dir = fs::temp_directory_path() / ("shrink_cli_compress_qat." + std::to_string(getpid()));
+  fs::create_directories(dir);
+  const std::string recipe = recipeFile("qatonly", R"({"stages": [{"qat": {"bits": 4, "epochs": 1, "lr": 0.0001}}]})");
+  const Result r = shrink("compress --model " + trainedFriedman() + data + "--recipe " + recipe + " --json " +
+                          (dir / "stages.json").string());
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  std::ifstream in(dir / "stages.json");
+  const auto s = nlohmann::json::parse(in)["stages"];
+  ASSERT_EQ(s.size(), 2u);
+  EXPECT_GT(s[0]["max_unique_values"].get<int>(), 16);
+  EXPECT_LE(s[1]["max_unique_values"].get<int>(), 16);  // 4 bits: at most 16 values per kernel
+
+  const std::string wrapped = (dir / "wrapped.shrink").string();
+  ASSERT_EQ(shrink("prune " + trainedFriedman() + data + "--epochs 1 --json --keep-wrappers --out " + wrapped).exitCode, 0);
+  const Result w = shrink("compress --model " + wrapped + data + "--recipe " + recipe);
+  expectOneLineError(w, "holds compression wrappers; strip it first");
+  EXPECT_EQ(w.out, "");
+}
+
+// An error while a stage runs names the stage.
+TEST(CliTest, CompressNamesTheFailingStage) {
+  const std::string recipe =
+      recipeFile("nodir", R"({"stages": [{"train": {}}, {"export": {"out": "/nonexistent/dir/m.shrink"}}]})");
+  const Result r = shrink("compress --model friedman-mlp --dataset friedman1 --samples 300 --recipe " + recipe);
+  EXPECT_NE(r.exitCode, 0);
+  EXPECT_NE(r.err.find("shrink: error: recipe " + recipe + ": stage 1 (export):"), std::string::npos) << r.err;
+}
