@@ -74,6 +74,13 @@ FitOptions fitOptions(const RecipeStage& s, uint64_t seed) {
 /// sparsity is reached (as `shrink prune` without --end-step).
 PruneOptions pruneOptionsOf(const RecipeStage& s, int64_t trainSize) {
   const int64_t totalSteps = s.epochs * ((trainSize + s.batchSize - 1) / s.batchSize);
+  // The first batch is step 1: with begin_step 0, the first mask update is at step `frequency`.
+  const int64_t firstUpdate = s.beginStep >= 1 ? s.beginStep : s.frequency;
+  if (firstUpdate > totalSteps)
+    throw std::invalid_argument(fmt::format(
+        "{} training steps, but the first mask update would be at step {} (begin_step {}, frequency {}): the "
+        "stage would not prune; add epochs or lower the frequency",
+        totalSteps, firstUpdate, s.beginStep, s.frequency));
   PruneOptions o;
   if (s.schedule == "constant") {
     o.schedule = std::make_shared<ConstantSparsity>(ConstantSparsity::Options{
@@ -81,8 +88,8 @@ PruneOptions pruneOptionsOf(const RecipeStage& s, int64_t trainSize) {
     return o;
   }
   if (totalSteps < s.beginStep)
-    throw std::invalid_argument(fmt::format("{}: begin_step ({}) is after the last training step ({})", stageLabel(s),
-                                            s.beginStep, totalSteps));
+    throw std::invalid_argument(
+        fmt::format("begin_step ({}) is after the last training step ({})", s.beginStep, totalSteps));
   const int64_t end = s.beginStep + (totalSteps - s.beginStep) / s.frequency * s.frequency;
   o.schedule = std::make_shared<PolynomialDecay>(PolynomialDecay::Options{.initialSparsity = s.initialSparsity,
                                                                           .finalSparsity = s.finalSparsity,
@@ -231,8 +238,8 @@ std::string stagesSvg(const std::vector<StageRow>& rows, bool classification, co
   panel(top + 10, classification ? "test accuracy" : "test MSE", "#4c78a8",
         [](const StageRow& r) { return r.metric; },
         [&](double v) { return metricText(v, classification); }, classification ? 1.0 : 0.0);
-  panel(top + 10 + panelHeight + gap, "model size: gzip of the uncompressed archive (bytes)", "#f58518",
-        [](const StageRow& r) { return double(r.gzipBytes); },
+  panel(top + 10 + panelHeight + gap, "model file size (bytes; the export: the file it wrote)", "#f58518",
+        [](const StageRow& r) { return double(r.fileBytes); },
         [](double v) { return fmt::format("{:.0f}", v); }, 0.0);
   return svg + "</svg>\n";
 }

@@ -518,6 +518,18 @@ TEST(CliTest, CompressQatOfATrainedModelFile) {
   EXPECT_EQ(w.out, "");
 }
 
+// A prune stage too short for its first mask update is refused instead of passing for pruning.
+TEST(CliTest, CompressRefusesAPruneStageThatWouldNotPrune) {
+  const std::string recipe = recipeFile(
+      "noupdate", R"({"stages": [{"train": {}}, {"prune": {"final_sparsity": 0.8, "epochs": 1, "frequency": 100}}]})");
+  // 300 samples, 201 for training at batch 32: 7 steps, and the first update would be at step 100.
+  const Result r = shrink("compress --model friedman-mlp --dataset friedman1 --samples 300 --recipe " + recipe);
+  EXPECT_NE(r.exitCode, 0);
+  EXPECT_NE(r.err.find("stage 1 (prune): 7 training steps, but the first mask update would be at step 100"),
+            std::string::npos)
+      << r.err;
+}
+
 // An error while a stage runs names the stage.
 TEST(CliTest, CompressNamesTheFailingStage) {
   const std::string recipe =
