@@ -1,12 +1,21 @@
 #include "compress/Recipe.h"
 
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <cmath>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <map>
+#include <regex>
+#include <set>
+#include <sstream>
 #include <stdexcept>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
+#include <yaml-cpp/yaml.h>
 
 #include "compress/Cluster.h"
 #include "compress/FakeQuant.h"
@@ -138,6 +147,79 @@ RecipeStage parseStage(const nlohmann::json& entry, int index, const std::string
   return s;
 }
 
+/// "<source>: line L, column C: <what>", how YAML errors point into the file (1-based).
+std::invalid_argument yamlError(const std::string& source, const YAML::Mark& mark, const std::string& what) {
+  return std::invalid_argument(fmt::format("recipe {}: line {}, column {}: {}", source, mark.line + 1,
+                                           mark.column + 1, what));
+}
+
+/// A plain scalar typed as the YAML 1.2 core schema resolves it.
+nlohmann::json plainScalar(const YAML::Node& node, const std::string& source) {
+  const std::string& v = node.Scalar();
+  static const std::set<std::string> nulls{"", "~", "null", "Null", "NULL"};
+  static const std::set<std::string> trues{"true", "True", "TRUE"};
+  static const std::set<std::string> falses{"false", "False", "FALSE"};
+  if (nulls.count(v) != 0) return nullptr;
+  if (trues.count(v) != 0) return true;
+  if (falses.count(v) != 0) return false;
+  static const std::regex decimal("[-+]?[0-9]+");
+  static const std::regex octal("0o[0-7]+");
+  static const std::regex hex("0x[0-9a-fA-F]+");
+  static const std::regex number("[-+]?(\\.[0-9]+|[0-9]+(\\.[0-9]*)?)([eE][-+]?[0-9]+)?");
+  static const std::regex special("[-+]?\\.(inf|Inf|INF)|\\.(nan|NaN|NAN)");
+  auto integer = [&](std::string_view digits, int base) -> nlohmann::json {
+    const bool negative = !digits.empty() && digits.front() == '-';
+    if (!digits.empty() && (digits.front() == '-' || digits.front() == '+')) digits.remove_prefix(1);
+    uint64_t magnitude = 0;
+    auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), magnitude, base);
+    if (ec == std::errc() && magnitude <= static_cast<uint64_t>(INT64_MAX))
+      return negative ? -static_cast<int64_t>(magnitude) : static_cast<int64_t>(magnitude);
+    throw yamlError(source, node.Mark(), fmt::format("the integer {} is out of range", v));
+  };
+  if (std::regex_match(v, decimal)) return integer(v, 10);
+  if (std::regex_match(v, octal)) return integer(std::string_view(v).substr(2), 8);
+  if (std::regex_match(v, hex)) return integer(std::string_view(v).substr(2), 16);
+  if (std::regex_match(v, special))
+    throw yamlError(source, node.Mark(), fmt::format("{} is not a finite number (JSON cannot hold it either)", v));
+  if (std::regex_match(v, number)) {
+    const std::string_view digits = v.front() == '+' ? std::string_view(v).substr(1) : std::string_view(v);
+    double x = 0;
+    auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), x);
+    if (ec != std::errc() || !std::isfinite(x))
+      throw yamlError(source, node.Mark(), fmt::format("the number {} is out of range", v));
+    return x;
+  }
+  return v;
+}
+
+nlohmann::json yamlNodeToJson(const YAML::Node& node, const std::string& source) {
+  switch (node.Type()) {
+    case YAML::NodeType::Undefined:
+    case YAML::NodeType::Null: return nullptr;
+    case YAML::NodeType::Scalar:
+      // yaml-cpp tags a plain scalar "?" and a quoted one "!"
+      if (node.Tag() == "?") return plainScalar(node, source);
+      if (node.Tag() == "!" || node.Tag() == "tag:yaml.org,2002:str") return node.Scalar();
+      throw yamlError(source, node.Mark(), fmt::format("unsupported tag '{}'", node.Tag()));
+    case YAML::NodeType::Sequence: {
+      nlohmann::json array = nlohmann::json::array();
+      for (const YAML::Node& item : node) array.push_back(yamlNodeToJson(item, source));
+      return array;
+    }
+    case YAML::NodeType::Map: {
+      nlohmann::json object = nlohmann::json::object();
+      for (const auto& entry : node) {
+        if (!entry.first.IsScalar()) throw yamlError(source, entry.first.Mark(), "a key must be a scalar");
+        const std::string& key = entry.first.Scalar();
+        if (object.contains(key)) throw yamlError(source, entry.first.Mark(), fmt::format("duplicate key '{}'", key));
+        object[key] = yamlNodeToJson(entry.second, source);
+      }
+      return object;
+    }
+  }
+  return nullptr;
+}
+
 }  // namespace
 
 std::string stageKindName(StageKind kind) {
@@ -168,14 +250,38 @@ Recipe parseRecipe(const nlohmann::json& doc, const std::string& source) {
   return r;
 }
 
+nlohmann::json recipeYamlToJson(const std::string& text, const std::string& source) {
+  YAML::Node root;
+  try {
+    root = YAML::Load(text);
+  } catch (const YAML::Exception& e) {
+    throw std::invalid_argument(fmt::format("recipe {} is not valid YAML: line {}, column {}: {}", source,
+                                            e.mark.line + 1, e.mark.column + 1, e.msg));
+  }
+  return yamlNodeToJson(root, source);
+}
+
 Recipe loadRecipe(const std::string& path) {
+  std::string extension = std::filesystem::path(path).extension().string();
+  std::transform(extension.begin(), extension.end(), extension.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  const bool yaml = extension == ".yaml" || extension == ".yml";
+  if (!yaml && extension != ".json")
+    throw std::invalid_argument(fmt::format("recipe {}: unknown extension '{}' (a recipe is .json, .yaml or .yml)",
+                                            path, extension));
   std::ifstream in(path);
   if (!in) throw std::runtime_error(fmt::format("recipe {} cannot be opened", path));
   nlohmann::json doc;
-  try {
-    doc = nlohmann::json::parse(in);
-  } catch (const nlohmann::json::parse_error& e) {
-    throw std::invalid_argument(fmt::format("recipe {} is not valid JSON: {}", path, e.what()));
+  if (yaml) {
+    std::ostringstream text;
+    text << in.rdbuf();
+    doc = recipeYamlToJson(text.str(), path);
+  } else {
+    try {
+      doc = nlohmann::json::parse(in);
+    } catch (const nlohmann::json::parse_error& e) {
+      throw std::invalid_argument(fmt::format("recipe {} is not valid JSON: {}", path, e.what()));
+    }
   }
   return parseRecipe(doc, path);
 }

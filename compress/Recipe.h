@@ -38,6 +38,8 @@ struct RecipeStage {
   bool preserveClusters = false;
   // export
   std::string out;
+
+  bool operator==(const RecipeStage&) const = default;
 };
 
 /// "stage 2 (prune)", how errors name a stage.
@@ -55,8 +57,18 @@ struct Recipe {
 /// std::invalid_argument naming `source`, the stage and the option.
 Recipe parseRecipe(const nlohmann::json& doc, const std::string& source);
 
-/// Reads `path` and parses it; a missing file or malformed JSON throws naming the file (and the
-/// parser's message).
+/// The JSON document a YAML recipe denotes, so that parseRecipe checks both alike: mappings become
+/// objects (keys must be scalars, and unique), sequences arrays, and scalars keep the type the YAML
+/// 1.2 core schema gives them: a plain (unquoted) scalar is null (~, null, empty), a boolean
+/// (true/false in any of its three casings), an integer (decimal, 0o octal, 0x hex), a float, or
+/// else a string; a quoted or !!str-tagged one is always a string, so "16" is not a number. Infinity
+/// and NaN, which JSON cannot hold, and other tags are rejected. Errors, syntax included, are
+/// std::invalid_argument naming `source`, the line and the column.
+nlohmann::json recipeYamlToJson(const std::string& text, const std::string& source);
+
+/// Reads `path` and parses it: .json as JSON, .yaml / .yml as YAML (recipeYamlToJson), any other
+/// extension throws. A missing file or a malformed document throws naming the file (and the
+/// parser's message, with the line and column for YAML).
 Recipe loadRecipe(const std::string& path);
 
 /// Checks the order of the stages: at least one; nothing after export (so at most one export);

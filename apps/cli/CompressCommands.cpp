@@ -308,13 +308,13 @@ void registerCompressCommands(CLI::App& app) {
   auto ca = std::make_shared<CompressArgs>();
   CLI::App* c = app.add_subcommand(
       "compress",
-      "Run a train-and-compress recipe: a JSON file {\"stages\": [{\"train\": {...}}, {\"prune\": {...}}, "
-      "{\"cluster\": {...}}, {\"qat\": {...}}, {\"export\": {\"out\": FILE}}]} run in order, each stage stripped "
-      "before the next; the whole recipe is checked before any training. Prints test accuracy (or MSE), "
-      "parameters, non-zeros, distinct values and sizes after each stage.");
+      "Run a train-and-compress recipe: a JSON (or equivalent YAML) file {\"stages\": [{\"train\": {...}}, "
+      "{\"prune\": {...}}, {\"cluster\": {...}}, {\"qat\": {...}}, {\"export\": {\"out\": FILE}}]} run in order, "
+      "each stage stripped before the next; the whole recipe is checked before any training. Prints test accuracy "
+      "(or MSE), parameters, non-zeros, distinct values and sizes after each stage.");
   c->add_option("--model", ca->model, "Preset name, .json architecture or trained (stripped) model file")->required();
   addDataOptions(*c, ca->data);
-  c->add_option("--recipe", ca->recipe, "The recipe, a JSON file")->required();
+  c->add_option("--recipe", ca->recipe, "The recipe, a .json, .yaml or .yml file")->required();
   c->add_option("--seed", ca->seed, "Seed of initialisation, shuffling, clustering and data")->capture_default_str();
   c->add_option("--threads", ca->threads, "Threads (0: default)")->check(CLI::NonNegativeNumber);
   c->add_option("--json", ca->json, "Write the stage table as JSON to FILE");

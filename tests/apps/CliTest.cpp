@@ -379,8 +379,9 @@ TEST(CliTest, QuantizeTrainedMnistModel) {
 }
 
 /// Writes `text` to a recipe file named after `name` in the temporary directory.
-std::string recipeFile(const std::string& name, const std::string& text) {
-  const fs::path p = fs::temp_directory_path() / ("shrink_cli_recipe_" + name + "." + std::to_string(getpid()) + ".json");
+std::string recipeFile(const std::string& name, const std::string& text, const std::string& extension = ".json") {
+  const fs::path p =
+      fs::temp_directory_path() / ("shrink_cli_recipe_" + name + "." + std::to_string(getpid()) + extension);
   std::ofstream(p) << text;
   return p.string();
 }
@@ -405,6 +406,42 @@ TEST(CliTest, CompressRejectsMalformedRecipes) {
   expectRecipeError("nostages", R"({"stage": []})", "expected {\"stages\": [...]}");
   expectRecipeError("empty", R"({"stages": []})", "no stages");
   expectRecipeError("twokeys", R"({"stages": [{"train": {}, "prune": {}}]})", "stage 0: expected one");
+}
+
+TEST(CliTest, CompressRejectsMalformedYamlRecipes) {
+  // an unclosed flow mapping: the error names the file, line and column, and nothing is trained
+  const std::string path = recipeFile("malformed", "stages:\n  - train: {epochs: 1}\n  - prune: [final_sparsity: 0.5\n",
+                                      ".yaml");
+  const Result r = shrink("compress --model friedman-mlp --dataset friedman1 --samples 300 --recipe " + path);
+  expectOneLineError(r, path + " is not valid YAML: line ");
+  EXPECT_NE(r.err.find(", column "), std::string::npos) << r.err;
+  EXPECT_EQ(r.out, "");
+  // a quoted number is a string, rejected where the option needs an integer
+  const std::string quoted = recipeFile("quoted", "stages:\n  - train: {epochs: \"2\"}\n", ".yml");
+  const Result q = shrink("compress --model friedman-mlp --dataset friedman1 --samples 300 --recipe " + quoted);
+  expectOneLineError(q, "stage 0 (train): epochs: must be an integer, got \"2\"");
+  EXPECT_EQ(q.out, "");
+  const std::string text = recipeFile("text", R"({"stages": [{"train": {}}]})", ".txt");
+  expectOneLineError(shrink("compress --model friedman-mlp --dataset friedman1 --samples 300 --recipe " + text),
+                     "unknown extension '.txt' (a recipe is .json, .yaml or .yml)");
+}
+
+TEST(CliTest, CompressRunsAYamlRecipe) {
+  const std::string recipe = recipeFile("yaml", "stages:\n  - train: {epochs: 2, lr: 0.003}\n"
+                                                "  - prune: {final_sparsity: 0.5, epochs: 1, frequency: 5}\n",
+                                        ".yaml");
+  const std::string json =
+      (fs::temp_directory_path() / ("shrink_cli_yaml_stages." + std::to_string(getpid()) + ".json")).string();
+  const Result r = shrink("compress --model friedman-mlp --dataset friedman1 --samples 300 --threads 1 --recipe " +
+                          recipe + " --json " + json);
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  const nlohmann::json stages = nlohmann::json::parse(std::ifstream(json))["stages"];
+  fs::remove(json);
+  ASSERT_EQ(stages.size(), 3u) << stages.dump();
+  EXPECT_EQ(stages[1]["stage"], "0 train");
+  EXPECT_EQ(stages[2]["stage"], "1 prune");
+  // the YAML floats and integers reached the stages: the pruned kernels reach final_sparsity
+  EXPECT_NEAR(stages[2]["prunable_sparsity"].get<double>(), 0.5, 0.02);
 }
 
 TEST(CliTest, CompressRejectsUnknownStagesAndOptions) {
