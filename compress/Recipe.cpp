@@ -266,7 +266,8 @@ Recipe loadRecipe(const std::string& path) {
   std::transform(extension.begin(), extension.end(), extension.begin(),
                  [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   const bool yaml = extension == ".yaml" || extension == ".yml";
-  if (!yaml && extension != ".json")
+  // No extension (a pipe such as /dev/stdin, a process substitution): JSON.
+  if (!yaml && extension != ".json" && !extension.empty())
     throw std::invalid_argument(fmt::format("recipe {}: unknown extension '{}' (a recipe is .json, .yaml or .yml)",
                                             path, extension));
   std::ifstream in(path);

@@ -66,8 +66,8 @@ Recipe parseRecipe(const nlohmann::json& doc, const std::string& source);
 /// std::invalid_argument naming `source`, the line and the column.
 nlohmann::json recipeYamlToJson(const std::string& text, const std::string& source);
 
-/// Reads `path` and parses it: .json as JSON, .yaml / .yml as YAML (recipeYamlToJson), any other
-/// extension throws. A missing file or a malformed document throws naming the file (and the
+/// Reads `path` and parses it: .json and extension-less paths (/dev/stdin) as JSON, .yaml / .yml as
+/// YAML (recipeYamlToJson); any other extension throws. A missing file or a malformed document throws naming the file (and the
 /// parser's message, with the line and column for YAML).
 Recipe loadRecipe(const std::string& path);
 

@@ -98,6 +98,18 @@ TEST(RecipeTest, YamlDemoRecipeEqualsTheJsonOne) {
   EXPECT_TRUE(fromYaml.stages[3].preserveClusters);
 }
 
+TEST(RecipeTest, APathWithoutExtensionIsReadAsJson) {
+  const std::filesystem::path path = std::filesystem::temp_directory_path() / "shrink_recipe_without_extension";
+  {
+    std::ofstream out(path);
+    out << R"({"stages": [{"train": {"epochs": 2}}]})";
+  }
+  const Recipe recipe = loadRecipe(path.string());
+  std::filesystem::remove(path);
+  ASSERT_EQ(recipe.stages.size(), 1u);
+  EXPECT_EQ(recipe.stages[0].epochs, 2);
+}
+
 TEST(RecipeTest, YamlScalarsKeepCoreSchemaTypes) {
   const nlohmann::json doc = recipeYamlToJson(
       "int: 16\nquoted: \"16\"\nsingle: '16'\ntagged: !!str 16\nneg: -3\nplus: +7\noctal: 0o17\nhex: 0x1F\n"
