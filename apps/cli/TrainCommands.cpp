@@ -1,5 +1,6 @@
 // shrink train | evaluate | summary
 #include <chrono>
+#include <cmath>
 #include <memory>
 #include <optional>
 
@@ -16,6 +17,7 @@
 #include "layers/Sequential.h"
 #include "optim/Callbacks.h"
 #include "optim/Fit.h"
+#include "optim/LrSchedule.h"
 #include "optim/ModelFile.h"
 #include "optim/optim.h"
 
@@ -29,6 +31,10 @@ struct TrainArgs {
   int epochs = 10;
   int64_t batchSize = 32;
   double lr = 1e-3;
+  std::string lrSchedule = "constant";
+  double lrAlpha = 0.0;
+  int lrDropEvery = 0;
+  double lrFactor = 0.1;
   std::string optimizer = "adam";
   double momentum = 0.9;
   double validationSplit = 0.0;
@@ -49,6 +55,34 @@ std::unique_ptr<Optimizer> makeOptimizer(const TrainArgs& a, const std::vector<P
   if (a.optimizer == "adamw") return std::make_unique<AdamW>(params, AdamWOptions{.lr = lr});
   if (a.optimizer == "sgd") return std::make_unique<SGD>(params, SGDOptions{.lr = lr, .momentum = float(a.momentum)});
   throw std::invalid_argument(fmt::format("unknown optimizer '{}' (adam, adamw, sgd)", a.optimizer));
+}
+
+/// The learning-rate schedule --lr-schedule asks for (nullptr: constant), checked before any data are
+/// loaded. cosine: Keras' CosineDecay from --lr to --lr-alpha * --lr over every batch of the run
+/// (`stepsPerEpoch` * --epochs), set at each batch; step: --lr times --lr-factor every --lr-drop-every
+/// epochs, set at each epoch.
+std::unique_ptr<LrSchedule> lrSchedule(const TrainArgs& a, const CLI::App& cmd, int64_t stepsPerEpoch) {
+  const bool cosine = a.lrSchedule == "cosine", step = a.lrSchedule == "step";
+  const auto needs = [&](const char* flag, bool ok, const char* schedule) {
+    if (cmd.count(flag) > 0 && !ok) throw std::invalid_argument(fmt::format("{} needs --lr-schedule {}", flag, schedule));
+  };
+  needs("--lr-alpha", cosine, "cosine");
+  needs("--lr-drop-every", step, "step");
+  needs("--lr-factor", step, "step");
+  const float lr = static_cast<float>(a.lr);
+  if (cosine) {
+    if (!(a.lrAlpha >= 0 && a.lrAlpha <= 1))
+      throw std::invalid_argument(fmt::format("--lr-alpha must be in [0, 1], got {}", a.lrAlpha));
+    return std::make_unique<CosineDecay>(lr, std::max<int64_t>(1, stepsPerEpoch * a.epochs), float(a.lrAlpha));
+  }
+  if (step) {
+    if (a.lrDropEvery < 1)
+      throw std::invalid_argument(fmt::format("--lr-schedule step needs --lr-drop-every EPOCHS >= 1, got {}", a.lrDropEvery));
+    if (!(a.lrFactor > 0 && a.lrFactor <= 1))
+      throw std::invalid_argument(fmt::format("--lr-factor must be in (0, 1], got {}", a.lrFactor));
+    return std::make_unique<StepDecay>(lr, a.lrDropEvery, float(a.lrFactor));
+  }
+  return nullptr;
 }
 
 /// Test-set figures of a model, as table rows and JSON.
@@ -95,6 +129,7 @@ std::optional<QuantNoiseOptions> quantNoiseOptions(const TrainArgs& a, const CLI
 void runTrain(const TrainArgs& a, const CLI::App& cmd) {
   if (a.threads > 0) setNumThreads(a.threads);
   const std::optional<QuantNoiseOptions> noise = quantNoiseOptions(a, cmd);
+  lrSchedule(a, cmd, 1);  // the options' errors before the data are read
   LoadedData d = loadData(a.data);
   std::unique_ptr<Module> model = buildModel(a.model, a.seed);
   if (noise) quantNoiseModel(asSequential(*model, a.model, "--quant-noise"), *noise);
@@ -105,6 +140,14 @@ void runTrain(const TrainArgs& a, const CLI::App& cmd) {
   if (a.earlyStopping > 0) {
     if (a.validationSplit <= 0) throw std::invalid_argument("--early-stopping needs --validation-split > 0");
     callbacks.push_back(&early);
+  }
+  const int64_t trainSize = d.train.size() - static_cast<int64_t>(std::floor(double(d.train.size()) * a.validationSplit));
+  const std::unique_ptr<LrSchedule> schedule = lrSchedule(a, cmd, (trainSize + a.batchSize - 1) / a.batchSize);
+  std::optional<LearningRateScheduler> scheduler;
+  if (schedule) {
+    scheduler.emplace(*schedule, a.lrSchedule == "cosine" ? LearningRateScheduler::Per::Step
+                                                          : LearningRateScheduler::Per::Epoch);
+    callbacks.push_back(&*scheduler);
   }
   FitOptions fo{.epochs = a.epochs, .batchSize = a.batchSize, .validationSplit = a.validationSplit, .seed = a.seed,
                 .verbose = a.json ? 0 : 1, .checkFinite = a.checkFinite};
@@ -121,6 +164,12 @@ void runTrain(const TrainArgs& a, const CLI::App& cmd) {
   nlohmann::json j{{"model", a.model}, {"dataset", a.data.dataset}, {"parameters", model->parameterCount()},
                    {"epochs_run", h.epochs()}, {"train_seconds", seconds},
                    {"samples_per_second", double(trained) / seconds}};
+  if (schedule) {
+    j["lr_schedule"] = a.lrSchedule;
+    rows.emplace_back("learning rate", a.lrSchedule == "cosine"
+                                           ? fmt::format("{} cosine-decayed to {} over {} epochs", a.lr, a.lr * a.lrAlpha, a.epochs)
+                                           : fmt::format("{} x {} every {} epochs", a.lr, a.lrFactor, a.lrDropEvery));
+  }
   if (h.has("loss")) j["history"] = h.values();
   if (noise) {
     const bool block = noise->kind == QuantNoiseKind::Block;
@@ -229,6 +278,14 @@ void registerTrainCommands(CLI::App& app) {
   t->add_option("--epochs", train->epochs, "Epochs")->check(CLI::NonNegativeNumber)->capture_default_str();
   t->add_option("--batch-size", train->batchSize, "Batch size")->check(CLI::PositiveNumber)->capture_default_str();
   t->add_option("--lr", train->lr, "Learning rate")->check(CLI::PositiveNumber)->capture_default_str();
+  t->add_option("--lr-schedule", train->lrSchedule,
+                "constant | cosine (to --lr-alpha x lr over the run, per batch) | step (x --lr-factor every "
+                "--lr-drop-every epochs)")
+      ->check(CLI::IsMember({"constant", "cosine", "step"}))
+      ->capture_default_str();
+  t->add_option("--lr-alpha", train->lrAlpha, "cosine: final learning rate as a fraction of --lr")->capture_default_str();
+  t->add_option("--lr-drop-every", train->lrDropEvery, "step: epochs between drops");
+  t->add_option("--lr-factor", train->lrFactor, "step: factor of each drop")->capture_default_str();
   t->add_option("--optimizer", train->optimizer, "adam | adamw | sgd")
       ->check(CLI::IsMember({"adam", "adamw", "sgd"}))
       ->capture_default_str();

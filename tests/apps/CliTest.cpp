@@ -334,6 +334,38 @@ TEST(CliTest, TrainWithQuantNoise) {
   }
 }
 
+TEST(CliTest, TrainRejectsBadLrSchedules) {
+  const std::string base = "train --model friedman-mlp --dataset friedman1 --samples 200 --epochs 1 ";
+  expectOneLineError(shrink(base + "--lr-schedule linear"), "--lr-schedule");
+  expectOneLineError(shrink(base + "--lr-alpha 0.1"), "--lr-alpha needs --lr-schedule cosine");
+  expectOneLineError(shrink(base + "--lr-schedule cosine --lr-alpha 1.5"), "--lr-alpha must be in [0, 1], got 1.5");
+  expectOneLineError(shrink(base + "--lr-schedule step"), "--lr-schedule step needs --lr-drop-every EPOCHS >= 1");
+  expectOneLineError(shrink(base + "--lr-schedule step --lr-drop-every 1 --lr-factor 0"), "--lr-factor must be in (0, 1]");
+  expectOneLineError(shrink(base + "--lr-drop-every 2"), "--lr-drop-every needs --lr-schedule step");
+}
+
+TEST(CliTest, TrainFollowsTheLrSchedule) {
+  const std::string base = "train --model friedman-mlp --dataset friedman1 --samples 1000 --epochs 3 --lr 0.01 --json ";
+  const auto losses = [&](const std::string& flags) {
+    const Result r = shrink(base + flags);
+    EXPECT_EQ(r.exitCode, 0) << r.err;
+    return nlohmann::json::parse(r.out)["history"]["loss"].get<std::vector<double>>();
+  };
+  const std::vector<double> constant = losses("");
+  // After the first epoch the rate drops to 1e-12 of itself: the weights stop moving, so epochs 2
+  // and 3 see the same model and the same mean loss; the constant rate keeps lowering it.
+  const std::vector<double> frozen = losses("--lr-schedule step --lr-drop-every 1 --lr-factor 1e-12");
+  const std::vector<double> cosine = losses("--lr-schedule cosine");
+  ASSERT_EQ(constant.size(), 3u);
+  ASSERT_EQ(frozen.size(), 3u);
+  ASSERT_EQ(cosine.size(), 3u);
+  EXPECT_DOUBLE_EQ(frozen[0], constant[0]);
+  EXPECT_NEAR(frozen[2], frozen[1], 1e-4 * frozen[1]);
+  EXPECT_LT(constant[2], 0.9 * constant[1]);
+  // Cosine decay starts at the full rate and changes it within the first epoch.
+  EXPECT_NE(cosine[0], constant[0]);
+}
+
 /// The MNIST directory beside the source tree, or "" when it is missing.
 std::string mnistDir() {
   const char* src = std::getenv("SHRINK_SOURCE_DIR");
