@@ -94,18 +94,8 @@ kernels::Conv2dGeometry convGeometry(const Int8Op& op, const std::vector<int64_t
   const Shape& w = op.weightShape;
   SHRINK_CHECK(dims.size() == 4 && dims[1] == w[1], "Int8Model: conv2d op '{}' expects input [N, {}, H, W], got {}",
                op.name, w[1], shapeOf(dims));
-  kernels::Conv2dGeometry g;
-  g.batch = dims[0];
-  g.inChannels = dims[1];
-  g.inH = dims[2];
-  g.inW = dims[3];
-  g.outChannels = w[0];
-  g.kernelH = w[2];
-  g.kernelW = w[3];
-  g.strideH = op.conv.strideH;
-  g.strideW = op.conv.strideW;
-  detail::axisGeometry(op.conv.padding, g.inH, g.kernelH, g.strideH, g.outH, g.padTop);
-  detail::axisGeometry(op.conv.padding, g.inW, g.kernelW, g.strideW, g.outW, g.padLeft);
+  const kernels::Conv2dGeometry g =
+      detail::conv2dGeometry(dims, w.dims(), op.conv.strideH, op.conv.strideW, op.conv.padding);
   SHRINK_CHECK(g.outH > 0 && g.outW > 0, "Int8Model: conv2d op '{}': input {} gives an empty output", op.name,
                shapeOf(dims));
   return g;
@@ -152,17 +142,8 @@ QuantizedBatch runConv2D(const Int8Op& op, const QuantizedBatch& x) {
 kernels::Pool2dGeometry poolGeometry(const Int8Op& op, const std::vector<int64_t>& dims) {
   SHRINK_CHECK(dims.size() == 4, "Int8Model: pooling op '{}' expects input [N, C, H, W], got {}", op.name,
                shapeOf(dims));
-  kernels::Pool2dGeometry g;
-  g.batch = dims[0];
-  g.channels = dims[1];
-  g.inH = dims[2];
-  g.inW = dims[3];
-  g.kernelH = op.pool.kernelH;
-  g.kernelW = op.pool.kernelW;
-  g.strideH = op.pool.strideH;
-  g.strideW = op.pool.strideW;
-  detail::axisGeometry(op.pool.padding, g.inH, g.kernelH, g.strideH, g.outH, g.padTop);
-  detail::axisGeometry(op.pool.padding, g.inW, g.kernelW, g.strideW, g.outW, g.padLeft);
+  const kernels::Pool2dGeometry g = detail::pool2dGeometry(dims, op.pool.kernelH, op.pool.kernelW, op.pool.strideH,
+                                                           op.pool.strideW, op.pool.padding);
   SHRINK_CHECK(g.outH > 0 && g.outW > 0, "Int8Model: pooling op '{}': input {} gives an empty output", op.name,
                shapeOf(dims));
   return g;

@@ -22,18 +22,8 @@ Variable conv2d(const Variable& x, const Variable& weight, const Variable& bias,
     SHRINK_CHECK(bias.shape().rank() == 1 && bias.shape()[0] == sw[0],
                  "conv2d: expected bias [{}] for weight {}, got {}", sw[0], sw.str(), bias.shape().str());
 
-  kernels::Conv2dGeometry g;
-  g.batch = sx[0];
-  g.inChannels = sx[1];
-  g.inH = sx[2];
-  g.inW = sx[3];
-  g.outChannels = sw[0];
-  g.kernelH = sw[2];
-  g.kernelW = sw[3];
-  g.strideH = options.strideH;
-  g.strideW = options.strideW;
-  detail::axisGeometry(options.padding, g.inH, g.kernelH, g.strideH, g.outH, g.padTop);
-  detail::axisGeometry(options.padding, g.inW, g.kernelW, g.strideW, g.outW, g.padLeft);
+  const kernels::Conv2dGeometry g =
+      detail::conv2dGeometry(sx.dims(), sw.dims(), options.strideH, options.strideW, options.padding);
   SHRINK_CHECK(g.outH > 0 && g.outW > 0, "conv2d: input {} and weight {} give an empty output ({}x{})", sx.str(),
                sw.str(), g.outH, g.outW);
 

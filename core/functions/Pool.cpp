@@ -26,17 +26,9 @@ kernels::Pool2dGeometry poolGeometry(const Variable& x, const Pool2dOptions& o, 
   SHRINK_CHECK(s[2] * s[3] <= std::numeric_limits<int32_t>::max(), "{}: input {} has too many pixels per plane",
                op, s.str());
 
-  kernels::Pool2dGeometry g;
-  g.batch = s[0];
-  g.channels = s[1];
-  g.inH = s[2];
-  g.inW = s[3];
-  g.kernelH = o.kernelH;
-  g.kernelW = o.kernelW;
-  g.strideH = o.strideH == 0 ? o.kernelH : o.strideH;
-  g.strideW = o.strideW == 0 ? o.kernelW : o.strideW;
-  detail::axisGeometry(o.padding, g.inH, g.kernelH, g.strideH, g.outH, g.padTop);
-  detail::axisGeometry(o.padding, g.inW, g.kernelW, g.strideW, g.outW, g.padLeft);
+  const kernels::Pool2dGeometry g =
+      detail::pool2dGeometry(s.dims(), o.kernelH, o.kernelW, o.strideH == 0 ? o.kernelH : o.strideH,
+                             o.strideW == 0 ? o.kernelW : o.strideW, o.padding);
   SHRINK_CHECK(g.outH > 0 && g.outW > 0, "{}: input {} with a {}x{} kernel gives an empty output ({}x{})", op,
                s.str(), o.kernelH, o.kernelW, g.outH, g.outW);
   return g;
