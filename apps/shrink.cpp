@@ -6,8 +6,10 @@
 #include <fmt/format.h>
 
 #include "apps/cli/Common.h"
+#include "core/Threads.h"
 
 int main(int argc, char** argv) {
+  shrink::preferPassiveOpenMpWaits(argv);
   CLI::App app{"shrink: train and compress neural networks"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "shrink 0.1.0");

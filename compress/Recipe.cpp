@@ -47,7 +47,7 @@ Setter field(T RecipeStage::*member) {
 const std::map<std::string, Setter>& optionsOf(StageKind kind) {
   static const std::map<std::string, Setter> training{
       {"epochs", field(&RecipeStage::epochs)}, {"lr", field(&RecipeStage::lr)},
-      {"batch_size", field(&RecipeStage::batchSize)}};
+      {"batch_size", field(&RecipeStage::batchSize)}, {"lr_schedule", field(&RecipeStage::lrSchedule)}};
   auto with = [](std::map<std::string, Setter> more) {
     more.insert(training.begin(), training.end());
     return more;
@@ -75,6 +75,8 @@ void checkValues(const RecipeStage& s) {
     if (s.epochs < 1) throw std::invalid_argument(fmt::format("epochs must be >= 1, got {}", s.epochs));
     if (!(s.lr > 0)) throw std::invalid_argument(fmt::format("lr must be > 0, got {}", s.lr));
     if (s.batchSize < 1) throw std::invalid_argument(fmt::format("batch_size must be >= 1, got {}", s.batchSize));
+    if (s.lrSchedule != "constant" && s.lrSchedule != "cosine")
+      throw std::invalid_argument(fmt::format("lr_schedule must be constant or cosine, got '{}'", s.lrSchedule));
   }
   switch (s.kind) {
     case StageKind::Prune: {

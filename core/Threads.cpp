@@ -5,6 +5,7 @@
 #include <mutex>
 
 #include <omp.h>
+#include <unistd.h>
 
 #include "core/Check.h"
 
@@ -48,6 +49,13 @@ void setNumThreads(int n) {
   gThreads.store(n);
   omp_set_num_threads(n);
   openblas_set_num_threads(1);
+}
+
+void preferPassiveOpenMpWaits(char** argv) {
+  if (std::getenv("OMP_WAIT_POLICY") != nullptr || std::getenv("GOMP_SPINCOUNT") != nullptr) return;
+  if (setenv("OMP_WAIT_POLICY", "passive", 1) != 0) return;
+  execv("/proc/self/exe", argv);
+  // exec failed (no /proc): go on with the default waits.
 }
 
 int numThreads() {

@@ -101,8 +101,12 @@ PruneOptions pruneOptionsOf(const RecipeStage& s, int64_t trainSize) {
 
 /// Runs one stage on `model` (left stripped: no compression wrappers).
 void runStage(const RecipeStage& s, Sequential& model, const LoadedData& d, const CompressArgs& a) {
-  auto train = [&](const std::vector<Callback*>& callbacks) {
+  auto train = [&](std::vector<Callback*> callbacks) {
     Adam adam(model.trainableParameters(), {.lr = static_cast<float>(s.lr)});
+    const int64_t steps = s.epochs * ((static_cast<int64_t>(d.train.size()) + s.batchSize - 1) / s.batchSize);
+    const CosineDecay cosine(static_cast<float>(s.lr), std::max<int64_t>(steps, 1));
+    LearningRateScheduler scheduler(cosine, LearningRateScheduler::Per::Step);
+    if (s.lrSchedule == "cosine") callbacks.push_back(&scheduler);
     fit(model, adam, d.objective, d.train, fitOptions(s, a.seed), callbacks);
   };
   switch (s.kind) {

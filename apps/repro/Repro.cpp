@@ -33,6 +33,7 @@ void addModelOptions(CLI::App& app, std::vector<std::string>& models, std::vecto
 }
 
 int run(CLI::App& app, int argc, char** argv, const CommonOptions& o, const std::function<void()>& body) {
+  preferPassiveOpenMpWaits(argv);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

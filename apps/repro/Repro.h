@@ -34,8 +34,9 @@ void addCommonOptions(CLI::App& app, CommonOptions& options, const std::string& 
 void addModelOptions(CLI::App& app, std::vector<std::string>& models, std::vector<int>& epochs,
                      const std::string& epochsWhat);
 
-/// Parses the command line, applies --threads and runs `body`; returns the exit code (0; 2 for a bad
-/// command line; 1, with the message on stderr, when `body` throws).
+/// Re-executes with passive OpenMP waits (preferPassiveOpenMpWaits), parses the command line,
+/// applies --threads and runs `body`; returns the exit code (0; 2 for a bad command line; 1, with
+/// the message on stderr, when `body` throws).
 int run(CLI::App& app, int argc, char** argv, const CommonOptions& options, const std::function<void()>& body);
 
 /// The MNIST train or test set in NCHW layout from --data-dir, or from $SHRINK_MNIST_DIR when the
