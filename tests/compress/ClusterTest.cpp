@@ -329,6 +329,31 @@ TEST(ClusterTest, StripKeepsAtMostKValuesPerCodebookAndThePredictions) {
   EXPECT_TRUE(m->trainableParameters().size() == 4) << "the centroids are gone";
 }
 
+TEST(ClusterTest, EachLayerGetsTheClusterCountOfItsScheme) {
+  setNumThreads(1);
+  Sequential m;
+  m.add<Dense>({.in = 12, .out = 10, .seed = 1});
+  m.add<Dense>({.in = 10, .out = 8, .seed = 2});
+  m.add<Dense>({.in = 8, .out = 6, .seed = 3});
+  ClusterScheme scheme{.defaults = {.clusters = 4, .seed = 5}};
+  scheme.layers[m.name(1)] = {.clusters = 7, .seed = 5};
+  scheme.layers[m.name(2)] = {.clusters = 3, .seed = 5};
+  EXPECT_EQ(clusterWeights(m, scheme), 3);
+  const std::vector<int64_t> expected{4, 7, 3};
+  const auto wrappers = clusterWrappers(m);
+  ASSERT_EQ(wrappers.size(), 3u);
+  for (size_t i = 0; i < 3; ++i) {
+    EXPECT_EQ(wrappers[i].second->options().clusters, expected[i]) << wrappers[i].first;
+    EXPECT_EQ(wrappers[i].second->clusteredWeights()[0].centroids->leaf().value().numel(), expected[i]) << wrappers[i].first;
+  }
+  EXPECT_EQ(stripClusteringInPlace(m), 3);
+  for (size_t i = 0; i < 3; ++i) {
+    // k-means++ seeds every centroid on a weight, so each one keeps at least that weight.
+    const Tensor& w = static_cast<Dense&>(m.at(i)).weight().leaf().value();
+    EXPECT_EQ(static_cast<int64_t>(distinct(w.begin(), w.end()).size()), expected[i]) << m.name(i);
+  }
+}
+
 TEST(ClusterTest, SavesAndLoadsCentroidsMasksAndFixedAssignments) {
   setNumThreads(1);
   for (bool fixed : {false, true}) {
