@@ -60,6 +60,7 @@ Recipe defaultRecipe(const std::string& model) {
             .pruneEpochs = 15,
             .pruneRamp = 0.5,
             .clusterEpochs = 10,
+            .clusterLr = 5e-5f,
             .sparsity = {0.92, 0.91, 0.74},
             .clusters = {16}};
   if (model == "lenet5")
