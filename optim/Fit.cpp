@@ -103,6 +103,10 @@ Tensor predict(Module& model, const data::Dataset& data, int64_t batchSize) {
   return result;
 }
 
+int64_t trainingSteps(int64_t examples, int64_t batchSize, int epochs) {
+  return epochs * ((examples + batchSize - 1) / batchSize);
+}
+
 History fit(Module& model, Optimizer& optimizer, const Objective& objective, const data::Dataset& train,
             const FitOptions& options, const std::vector<Callback*>& callbacks) {
   validate(options, train);

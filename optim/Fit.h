@@ -48,6 +48,11 @@ class History : public Callback {
 History fit(Module& model, Optimizer& optimizer, const Objective& objective, const data::Dataset& train,
             const FitOptions& options = {}, const std::vector<Callback*>& callbacks = {});
 
+/// The optimizer steps fit() takes over `examples` training examples in batches of `batchSize`
+/// for `epochs` epochs (the last batch of an epoch may be partial): what a schedule over the whole
+/// run (CosineDecay, a pruning end step) counts.
+int64_t trainingSteps(int64_t examples, int64_t batchSize, int epochs);
+
 /// Mean loss and metrics of `model` over `data` (or the examples at `indices`), in eval mode and
 /// without a graph. Keys "loss" and the metric names.
 Logs evaluate(Module& model, const Objective& objective, const data::Dataset& data, int64_t batchSize = 256,

@@ -73,7 +73,7 @@ FitOptions fitOptions(const RecipeStage& s, uint64_t seed) {
 /// The polynomial schedule ends on the last training step on the frequency grid, so the final
 /// sparsity is reached (as `shrink prune` without --end-step).
 PruneOptions pruneOptionsOf(const RecipeStage& s, int64_t trainSize) {
-  const int64_t totalSteps = s.epochs * ((trainSize + s.batchSize - 1) / s.batchSize);
+  const int64_t totalSteps = trainingSteps(trainSize, s.batchSize, s.epochs);
   // The first batch is step 1: with begin_step 0, the first mask update is at step `frequency`.
   const int64_t firstUpdate = s.beginStep >= 1 ? s.beginStep : s.frequency;
   if (firstUpdate > totalSteps)
@@ -103,7 +103,7 @@ PruneOptions pruneOptionsOf(const RecipeStage& s, int64_t trainSize) {
 void runStage(const RecipeStage& s, Sequential& model, const LoadedData& d, const CompressArgs& a) {
   auto train = [&](std::vector<Callback*> callbacks) {
     Adam adam(model.trainableParameters(), {.lr = static_cast<float>(s.lr)});
-    const int64_t steps = s.epochs * ((static_cast<int64_t>(d.train.size()) + s.batchSize - 1) / s.batchSize);
+    const int64_t steps = trainingSteps(static_cast<int64_t>(d.train.size()), s.batchSize, s.epochs);
     const CosineDecay cosine(static_cast<float>(s.lr), std::max<int64_t>(steps, 1));
     LearningRateScheduler scheduler(cosine, LearningRateScheduler::Per::Step);
     if (s.lrSchedule == "cosine") callbacks.push_back(&scheduler);

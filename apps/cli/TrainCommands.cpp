@@ -58,10 +58,10 @@ std::unique_ptr<Optimizer> makeOptimizer(const TrainArgs& a, const std::vector<P
 }
 
 /// The learning-rate schedule --lr-schedule asks for (nullptr: constant), checked before any data are
-/// loaded. cosine: Keras' CosineDecay from --lr to --lr-alpha * --lr over every batch of the run
-/// (`stepsPerEpoch` * --epochs), set at each batch; step: --lr times --lr-factor every --lr-drop-every
-/// epochs, set at each epoch.
-std::unique_ptr<LrSchedule> lrSchedule(const TrainArgs& a, const CLI::App& cmd, int64_t stepsPerEpoch) {
+/// loaded. cosine: Keras' CosineDecay from --lr to --lr-alpha * --lr over the run's `steps`
+/// batches, set at each batch; step: --lr times --lr-factor every --lr-drop-every epochs, set at
+/// each epoch.
+std::unique_ptr<LrSchedule> lrSchedule(const TrainArgs& a, const CLI::App& cmd, int64_t steps) {
   const bool cosine = a.lrSchedule == "cosine", step = a.lrSchedule == "step";
   const auto needs = [&](const char* flag, bool ok, const char* schedule) {
     if (cmd.count(flag) > 0 && !ok) throw std::invalid_argument(fmt::format("{} needs --lr-schedule {}", flag, schedule));
@@ -73,7 +73,7 @@ std::unique_ptr<LrSchedule> lrSchedule(const TrainArgs& a, const CLI::App& cmd, 
   if (cosine) {
     if (!(a.lrAlpha >= 0 && a.lrAlpha <= 1))
       throw std::invalid_argument(fmt::format("--lr-alpha must be in [0, 1], got {}", a.lrAlpha));
-    return std::make_unique<CosineDecay>(lr, std::max<int64_t>(1, stepsPerEpoch * a.epochs), float(a.lrAlpha));
+    return std::make_unique<CosineDecay>(lr, std::max<int64_t>(1, steps), float(a.lrAlpha));
   }
   if (step) {
     if (a.lrDropEvery < 1)
@@ -142,7 +142,7 @@ void runTrain(const TrainArgs& a, const CLI::App& cmd) {
     callbacks.push_back(&early);
   }
   const int64_t trainSize = d.train.size() - static_cast<int64_t>(std::floor(double(d.train.size()) * a.validationSplit));
-  const std::unique_ptr<LrSchedule> schedule = lrSchedule(a, cmd, (trainSize + a.batchSize - 1) / a.batchSize);
+  const std::unique_ptr<LrSchedule> schedule = lrSchedule(a, cmd, trainingSteps(trainSize, a.batchSize, a.epochs));
   std::optional<LearningRateScheduler> scheduler;
   if (schedule) {
     scheduler.emplace(*schedule, a.lrSchedule == "cosine" ? LearningRateScheduler::Per::Step

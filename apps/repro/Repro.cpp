@@ -123,10 +123,6 @@ nlohmann::json kernelSparsity(const ModelReport& r) {
   return j;
 }
 
-int64_t trainingSteps(int64_t examples, int64_t batchSize, int epochs) {
-  return epochs * ((examples + batchSize - 1) / batchSize);
-}
-
 int64_t lastGridStep(int64_t beginStep, int64_t lastStep, int64_t frequency) {
   if (lastStep < beginStep)
     throw std::invalid_argument(

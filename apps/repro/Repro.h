@@ -88,10 +88,6 @@ void writeJson(const std::string& path, const nlohmann::json& results);
 /// {"<kernel name>": sparsity} for every prunable kernel of a report: the fraction of exact zeros.
 nlohmann::json kernelSparsity(const ModelReport& report);
 
-/// Training steps of `epochs` epochs over `examples` examples in batches of `batchSize` (the last
-/// batch of an epoch may be partial).
-int64_t trainingSteps(int64_t examples, int64_t batchSize, int epochs);
-
 /// The last step at or before `lastStep` on PolynomialDecay's update grid (beginStep + k * frequency),
 /// i.e. the end step at which the final sparsity is reached exactly; std::invalid_argument when
 /// lastStep < beginStep.

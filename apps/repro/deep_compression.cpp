@@ -120,7 +120,7 @@ void train(Module& model, const data::TensorDataset& data, int epochs, float lr,
   if (epochs == 0) return;
   std::fflush(stdout);
   Adam adam(model.trainableParameters(), {.lr = lr});
-  const CosineDecay cosine(lr, repro::trainingSteps(data.size(), kBatchSize, epochs));
+  const CosineDecay cosine(lr, trainingSteps(data.size(), kBatchSize, epochs));
   LearningRateScheduler scheduler(cosine, LearningRateScheduler::Per::Step);
   if (decay) callbacks.push_back(&scheduler);
   fit(model, adam, Objective::classification(), data, {.epochs = epochs, .batchSize = kBatchSize, .seed = seed},
@@ -152,7 +152,7 @@ void reproduce(const Args& a) {
   const double floatAccuracy = evaluate(*model, objective, test).at("accuracy");
   fmt::print("float test error {}\n", errorText(floatAccuracy));
 
-  const int64_t pruneSteps = repro::trainingSteps(train.size(), kBatchSize, r.pruneEpochs);
+  const int64_t pruneSteps = trainingSteps(train.size(), kBatchSize, r.pruneEpochs);
   const int64_t endStep = repro::lastGridStep(
       0, std::max<int64_t>(kPruneFrequency, static_cast<int64_t>(r.pruneRamp * static_cast<double>(pruneSteps))),
       kPruneFrequency);

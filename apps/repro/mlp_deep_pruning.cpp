@@ -49,7 +49,7 @@ void reproduce(const Args& a) {
       .initialSparsity = 0.5,
       .finalSparsity = 0.95,
       .beginStep = 0,
-      .endStep = repro::lastGridStep(0, repro::trainingSteps(train.size(), kBatchSize, a.pruneEpochs), 100),
+      .endStep = repro::lastGridStep(0, trainingSteps(train.size(), kBatchSize, a.pruneEpochs), 100),
       .frequency = 100};
   fmt::print("pruning while fine-tuning, {} epochs, PolynomialDecay 0.5 -> 0.95 over steps 0 -> {} ...\n",
              a.fineTuneEpochs, schedule.endStep);

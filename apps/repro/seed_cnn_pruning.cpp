@@ -48,7 +48,7 @@ void reproduce(const Args& a) {
   const double denseAccuracy = evaluate(*dense, objective, test).at("accuracy");
   const ModelReport denseReport = report(*dense);
 
-  const int64_t steps = repro::trainingSteps(train.size(), kBatchSize, a.epochs);
+  const int64_t steps = trainingSteps(train.size(), kBatchSize, a.epochs);
   const PolynomialDecay::Options schedule{.initialSparsity = 0.5,
                                           .finalSparsity = 0.9,
                                           .beginStep = 2000,

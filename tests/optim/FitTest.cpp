@@ -53,6 +53,22 @@ TEST(FitTest, LearnsBlobsAndLogsEveryEpoch) {
   EXPECT_EQ(out.shape(), (Shape{600, 3}));
 }
 
+TEST(FitTest, TrainingStepsCountsTheBatchesFitRuns) {
+  struct CountBatches : Callback {
+    int64_t batches = 0;
+    void onBatchEnd(TrainContext&) override { ++batches; }
+  } counter;
+  auto data = blobs(100, 2);
+  auto model = smallMlp(4);
+  Adam adam(model->parameters());
+  // 100 examples in batches of 32: 3 full batches and a partial one per epoch.
+  fit(*model, adam, Objective::classification(), data, {.epochs = 3, .batchSize = 32, .verbose = 0}, {&counter});
+  EXPECT_EQ(counter.batches, 12);
+  EXPECT_EQ(trainingSteps(100, 32, 3), counter.batches);
+  EXPECT_EQ(trainingSteps(96, 32, 3), 9);
+  EXPECT_EQ(trainingSteps(100, 32, 0), 0);
+}
+
 TEST(FitTest, SameSeedOneThreadGivesIdenticalLossCurve) {
   setNumThreads(1);
   auto data = blobs(300, 2);
